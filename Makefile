@@ -1,0 +1,63 @@
+# The two commands of the README:
+#   make sandbox   deploy the whole stack on local containers and print how to reach it
+#   make test      run the whole test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help venv engine sandbox sandbox-destroy test lint argspecs unit molecule sandbox-test
+
+help:
+	@echo "make sandbox          deploy the sandbox (venv, engine, images, containers, site.yml) and print a summary"
+	@echo "make sandbox-destroy  remove the sandbox containers and network"
+	@echo "make test             lint, argument specs, unit tests, every molecule scenario, sandbox deploy + smoke check"
+
+$(BIN)/.stamp: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+.collections/ansible_collections/llm_infra/cluster:
+	mkdir -p .collections/ansible_collections/llm_infra
+	ln -sfn ../../.. .collections/ansible_collections/llm_infra/cluster
+
+venv: $(BIN)/.stamp .collections/ansible_collections/llm_infra/cluster
+
+engine:
+	bash scripts/prepare-engine.sh
+
+sandbox: venv engine
+	$(BIN)/ansible-playbook playbooks/sandbox.yml
+	$(BIN)/ansible-playbook playbooks/site.yml
+	$(BIN)/ansible-playbook playbooks/sandbox_summary.yml
+
+sandbox-destroy: venv
+	$(BIN)/ansible-playbook playbooks/sandbox.yml -e sandbox_state=absent
+
+lint: venv
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+
+argspecs: venv
+	$(BIN)/python tests/check_argument_specs.py
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+molecule: venv engine
+	set -e; for s in $(SCENARIOS); do \
+	  echo "=== molecule scenario $$s"; \
+	  $(BIN)/molecule test -s $$s; \
+	done
+
+sandbox-test: sandbox
+	$(BIN)/ansible-playbook playbooks/verify.yml
+
+test: lint argspecs unit molecule sandbox-test
+	@echo "all test stages passed: lint argspecs unit molecule($(SCENARIOS)) sandbox"
