@@ -45,10 +45,10 @@ lint: venv
 	$(BIN)/ansible-lint --profile production
 
 argspecs: venv
-	$(BIN)/python tests/check_argument_specs.py
+	$(BIN)/pytest -q tests/unit/test_collection_metadata.py
 
 unit: venv
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/integration
 
 molecule: venv engine
 	set -e; for s in $(SCENARIOS); do \
