@@ -56,8 +56,9 @@ molecule: venv engine
 	  $(BIN)/molecule test -s $$s; \
 	done
 
+# The sandbox deploy (site.yml ends with the smoke tests of verify.yml), then a second run that must change nothing.
 sandbox-test: sandbox
-	$(BIN)/ansible-playbook playbooks/verify.yml
+	bash scripts/assert-no-change.sh $(BIN)/ansible-playbook playbooks/site.yml
 
 test: lint argspecs unit molecule sandbox-test
 	@echo "all test stages passed: lint argspecs unit molecule($(SCENARIOS)) sandbox"
