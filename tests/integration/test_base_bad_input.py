@@ -1,0 +1,122 @@
+"""Bad input to the base role fails in its preflight, before any change, and names the variable at fault.
+
+Each case writes a tiny playbook that applies llm_infra.cluster.base (or its declare_service entry point) to
+localhost with a local connection and runs it in --check mode: the preflight asserts come first, and check
+mode is a second safety net because these tests run on the CI machine itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ8i0l1dWGK5v3ZzJ2G7m7Pq0mZ8rQ2nX6tYkq2m0Zt test@example"
+
+
+def run_playbook(tmp_path: Path, plays: list) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        # A private cache: the repository's fact cache must not feed or keep localhost's facts.
+        ANSIBLE_CACHE_PLUGIN="memory",
+    )
+    return subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", "--check", str(playbook)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def base_play(play_vars: dict) -> list:
+    return [
+        {
+            "name": "Apply base with bad input",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": play_vars,
+            "roles": [{"role": "llm_infra.cluster.base"}],
+        }
+    ]
+
+
+def assert_fails_naming(result: subprocess.CompletedProcess, *needles: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    # A task failed (not a crash or a syntax error), and it was a preflight check of the role.
+    assert re.search(r"^(fatal|failed): \[localhost\]", output, re.MULTILINE), output
+    for needle in needles:
+        assert needle in output, f"{needle!r} not in output:\n{output}"
+    # Failed in the preflight: no task after it ran.
+    assert "Install the baseline packages" not in output, output
+
+
+def test_admin_user_without_key(tmp_path):
+    play_vars = {
+        "llm_infra_private_address": "10.0.0.10",
+        "base_admin_users": [
+            {"name": "bob", "ssh_keys": [GOOD_KEY]},
+            {"name": "alice", "ssh_keys": []},
+        ],
+    }
+    result = run_playbook(tmp_path, base_play(play_vars))
+    assert_fails_naming(result, "base_admin_users[1] (alice): ssh_keys is empty")
+
+
+def test_invalid_cidr_in_ssh_sources(tmp_path):
+    play_vars = {
+        "llm_infra_private_address": "10.0.0.10",
+        "base_firewall_ssh_sources": ["10.0.0.0/8", "10.0.0.0/33"],
+    }
+    result = run_playbook(tmp_path, base_play(play_vars))
+    assert_fails_naming(result, "base_firewall_ssh_sources", "10.0.0.0/33")
+
+
+@pytest.mark.parametrize(
+    "play_vars",
+    [
+        pytest.param({"base_ssh_port": 22}, id="missing"),
+        pytest.param({"llm_infra_private_address": "10.0.0.300"}, id="invalid"),
+        pytest.param({"llm_infra_private_address": "10.0.0.0/24"}, id="network-not-address"),
+    ],
+)
+def test_missing_or_invalid_private_address(tmp_path, play_vars):
+    result = run_playbook(tmp_path, base_play(play_vars))
+    assert_fails_naming(result, "llm_infra_private_address")
+
+
+def test_declare_service_port_out_of_range(tmp_path):
+    plays = [
+        {
+            "name": "Declare a service with a bad port",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Declare it",
+                    "ansible.builtin.include_role": {"name": "llm_infra.cluster.base", "tasks_from": "declare_service"},
+                    "vars": {
+                        "base_service_name": "broken",
+                        "base_service_listeners": [{"port": 70000, "allow_cidrs": ["10.0.0.0/8"]}],
+                    },
+                }
+            ],
+        }
+    ]
+    result = run_playbook(tmp_path, plays)
+    assert_fails_naming(result, "base_service_listeners[0]", "port 70000")
+    assert "Write the firewall rules of the service" not in result.stdout
