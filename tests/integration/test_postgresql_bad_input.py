@@ -3,6 +3,9 @@
 Each case runs the venv's ansible-playbook against localhost (connection local) in check mode: the
 preflight asserts stop the play first, and check mode is a second safety net because this runs on the
 CI machine itself. This machine is Debian 12, whose archive ships PostgreSQL 15.
+
+The same file renders what no live test can reach here: the PGDG apt source (upstream and mirror) and
+the memory-derived settings for a few RAM sizes.
 """
 
 from __future__ import annotations
@@ -112,3 +115,170 @@ def test_bad_input_fails_naming_the_variable(tmp_path: Path, case: str) -> None:
         assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
     # Nothing past preflight ran: the first install task never started.
     assert "Install postgresql-common first" not in output, output
+
+
+def test_bad_pgdg_version_names_the_supported_ones(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {"postgresql_package_source": "pgdg", "postgresql_version": "12"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "postgresql_version '12'" in output and "13, 14, 15, 16, 17, 18" in output, output
+
+
+@pytest.mark.parametrize(
+    ("mirror", "expected_uri"),
+    [
+        ("", "https://apt.postgresql.org/pub/repos/apt"),
+        ("https://mirror.example.org", "https://mirror.example.org/pub/repos/apt"),
+    ],
+)
+def test_pgdg_source_renders_with_pinned_key_and_mirror(tmp_path: Path, mirror: str, expected_uri: str) -> None:
+    """PGDG cannot be reached here, so its apt source is only rendered: URL, suite, key and mirror override."""
+    role = REPO / "roles" / "postgresql"
+    dest = tmp_path / "pgdg.sources"
+    play = [
+        {
+            "name": "Render the PGDG source of the postgresql role",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "llm_infra_mirror_url": mirror,
+                "ansible_facts": {"distribution_release": "bookworm"},
+            },
+            "tasks": [
+                {
+                    "name": "Load the role's internal variables",
+                    "ansible.builtin.include_vars": str(role / "vars" / "main.yml"),
+                },
+                {
+                    "name": "Render the source",
+                    "ansible.builtin.template": {
+                        "src": str(role / "templates" / "etc" / "apt" / "sources.list.d" / "pgdg.sources.j2"),
+                        "dest": str(dest),
+                        "mode": "0644",
+                    },
+                },
+            ],
+        }
+    ]
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(json.dumps(play))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_CACHE_PLUGIN": "memory",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+    result = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = dest.read_text().splitlines()
+    assert f"URIs: {expected_uri}" in lines
+    assert "Suites: bookworm-pgdg" in lines
+    assert "Signed-By: /usr/share/keyrings/apt.postgresql.org.asc" in lines
+
+
+@pytest.mark.parametrize(
+    ("memtotal_mb", "overrides", "expected"),
+    [
+        (
+            2048,
+            {},
+            {
+                "shared_buffers": "'512MB'",
+                "effective_cache_size": "'1536MB'",
+                "maintenance_work_mem": "'128MB'",
+                "work_mem": "'5MB'",
+            },
+        ),
+        (262144, {}, {"shared_buffers": "'16384MB'", "maintenance_work_mem": "'2048MB'", "work_mem": "'256MB'"}),
+        (
+            8192,
+            {"shared_buffers": "1GB", "log_connections": True},
+            {"shared_buffers": "'1GB'", "log_connections": "on"},
+        ),
+    ],
+)
+def test_settings_derive_from_memory_and_accept_overrides(
+    tmp_path: Path, memtotal_mb: int, overrides: dict, expected: dict
+) -> None:
+    role = REPO / "roles" / "postgresql"
+    dest = tmp_path / "50-llm-infra.conf"
+    play = [
+        {
+            "name": "Render the settings of the postgresql role",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "llm_infra_private_address": "10.0.0.5",
+                "ansible_facts": {
+                    "memtotal_mb": memtotal_mb,
+                    "distribution": "Debian",
+                    "distribution_major_version": "12",
+                },
+            },
+            "tasks": [
+                {
+                    "name": "Load the role's defaults",
+                    "ansible.builtin.include_vars": str(role / "defaults" / "main.yml"),
+                },
+                {
+                    "name": "Load the role's internal variables",
+                    "ansible.builtin.include_vars": str(role / "vars" / "main.yml"),
+                },
+                {
+                    "name": "Render the settings",
+                    "ansible.builtin.template": {
+                        "src": str(
+                            role / "templates" / "etc" / "postgresql" / "main" / "conf.d" / "50-llm-infra.conf.j2"
+                        ),
+                        "dest": str(dest),
+                        "mode": "0644",
+                    },
+                },
+            ],
+        }
+    ]
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(json.dumps(play))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_CACHE_PLUGIN": "memory",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+    result = subprocess.run(
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            "localhost,",
+            str(playbook),
+            # Extra vars, because include_vars of the defaults would override play vars.
+            "-e",
+            json.dumps({"postgresql_settings": overrides}),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    settings = dict(
+        line.split(" = ", 1) for line in dest.read_text().splitlines() if " = " in line and not line.startswith("#")
+    )
+    for name, value in expected.items():
+        assert settings[name] == value, settings
+    assert settings["ssl"] == "on" and settings["password_encryption"] == "'scram-sha-256'", settings
+    assert settings["listen_addresses"] == "'localhost,10.0.0.5'", settings
