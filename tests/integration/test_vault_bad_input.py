@@ -1,0 +1,78 @@
+"""Bad input to the vault role fails in preflight, before any change, with a message naming the variable.
+
+Each case runs the venv's ansible-playbook in check mode against localhost (connection local) with a generated
+inventory, exactly as an operator's mistake would reach the role.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+PLAYBOOK = [
+    {
+        "name": "Apply the vault role",
+        "hosts": "vault",
+        "gather_facts": True,
+        "tasks": [{"name": "Vault role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.vault"}}],
+    }
+]
+
+
+def run_role(tmp_path, hosts=("vault-a",), extra_vars=None):
+    host_vars = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "llm_infra_private_address": "127.0.0.1",
+    }
+    inventory = {"all": {"children": {"vault": {"hosts": {h: dict(host_vars) for h in hosts}}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
+    (tmp_path / "vars.yml").write_text(yaml.safe_dump(dict({"llm_infra_credentials_dir": str(tmp_path / "credentials")}, **(extra_vars or {}))))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "--check", "-i", str(tmp_path / "hosts.yml"), "-e", "@" + str(tmp_path / "vars.yml"), str(tmp_path / "play.yml")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def assert_failed_in_preflight(rc, output, variable, tmp_path):
+    assert rc != 0, output
+    failed = [line for line in output.splitlines() if line.startswith("TASK [")]
+    assert failed, output
+    assert "Check" in failed[-1], "the last task run was not a preflight check: %s" % failed[-1]
+    assert variable in output, "the failure does not name %s:\n%s" % (variable, output)
+    assert not any(line.startswith("changed: [") for line in output.splitlines()), output
+    assert not (tmp_path / "credentials").exists(), "preflight must not create the credentials store"
+
+
+def test_threshold_larger_than_shares(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars={"vault_init_key_shares": 3, "vault_init_key_threshold": 4})
+    assert_failed_in_preflight(rc, out, "vault_init_key_threshold", tmp_path)
+
+
+def test_even_cluster_size(tmp_path):
+    rc, out = run_role(tmp_path, hosts=("vault-a", "vault-b"))
+    assert_failed_in_preflight(rc, out, "vault_cluster_group", tmp_path)
+    assert "2 host(s)" in out
+
+
+def test_storage_backend_other_than_raft(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars={"vault_storage_backend": "file"})
+    assert_failed_in_preflight(rc, out, "vault_storage_backend", tmp_path)
+
+
+@pytest.mark.parametrize("sha", ["", "abc"])
+def test_local_install_without_a_checksum(tmp_path, sha):
+    rc, out = run_role(tmp_path, extra_vars={"vault_install_method": "local", "vault_local_binary": "/bin/true", "vault_local_binary_sha256": sha})
+    assert_failed_in_preflight(rc, out, "vault_local_binary_sha256", tmp_path)
