@@ -97,7 +97,7 @@ def test_lookup_through_ansible_uses_the_configured_store(tmp_path):
     for _ in range(2):
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        match = re.search(r'"msg": "([A-Za-z0-9]{32})"', proc.stdout)
+        match = re.search(r'"?msg"?: "?([A-Za-z0-9]{32})\b', proc.stdout)
         assert match, proc.stdout
         outputs.append(match.group(1))
     assert outputs[0] == outputs[1]
