@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv engine sandbox sandbox-destroy test lint argspecs unit molecule sandbox-test
+.PHONY: test-artifacts help venv engine sandbox sandbox-destroy test lint argspecs unit molecule sandbox-test
 
 help:
 	@echo "make sandbox          deploy the sandbox (venv, engine, images, containers, site.yml) and print a summary"
@@ -50,7 +50,10 @@ argspecs: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit tests/integration
 
-molecule: venv engine
+test-artifacts: venv
+	bash scripts/fetch-test-artifacts.sh
+
+molecule: venv engine test-artifacts
 	set -e; for s in $(SCENARIOS); do \
 	  echo "=== molecule scenario $$s"; \
 	  $(BIN)/molecule test -s $$s; \
