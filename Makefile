@@ -14,7 +14,7 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 
 help:
 	@echo "make sandbox          deploy the sandbox (venv, engine, images, containers, site.yml) and print a summary"
-	@echo "make sandbox-destroy  remove the sandbox containers and network"
+	@echo "make sandbox-destroy  remove the sandbox containers and network, its credentials and SSH state"
 	@echo "make test             lint, argument specs, unit tests, every molecule scenario, sandbox deploy + smoke check"
 
 $(BIN)/.stamp: requirements.txt
@@ -32,7 +32,7 @@ venv: $(BIN)/.stamp .collections/ansible_collections/llm_infra/cluster
 engine:
 	bash scripts/prepare-engine.sh
 
-sandbox: venv engine
+sandbox: venv engine test-artifacts
 	$(BIN)/ansible-playbook playbooks/sandbox.yml
 	$(BIN)/ansible-playbook playbooks/site.yml
 	$(BIN)/ansible-playbook playbooks/sandbox_summary.yml

@@ -1,6 +1,6 @@
 # Copyright: llm-infra contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Lookup plugin: generated credentials kept in the controller-side store."""
+"""Lookup plugin: generated credentials, kept in Vault KV v2 when the inventory has Vault, else on the controller."""
 
 from __future__ import annotations
 
@@ -8,14 +8,24 @@ DOCUMENTATION = r"""
 name: credential
 author: llm-infra maintainers
 version_added: 0.1.0
-short_description: Return a generated secret, creating it once in the controller-side credentials store
+short_description: Return a generated secret, creating it once in Vault KV or the controller-side credentials store
 description:
-  - Returns the secret stored under O(_terms) in the credentials store, a folder on the controller.
+  - Returns the secret stored under O(_terms) in the credentials store, a folder on the controller, or, when the
+    inventory has a C(vault) group, in Vault/OpenBao KV version 2 at C(<vault_mount>/<vault_prefix>/<name>)
+    (field C(value)).
   - When the secret does not exist yet it is generated with a cryptographically secure generator, written
     with mode 0600 inside folders with mode 0700, and returned; every later call returns the same value.
   - Concurrent callers (Ansible forks, several hosts) obtain one value. Creation is serialised with a lock
     file and the secret is published with an atomic rename, never half written.
   - Values are never logged by this plugin; tasks that use them still need C(no_log).
+  - "Vault backend: the controller talks to the API of the first C(vault) host (O(vault_url)) with a token from an
+    AppRole login as the automation role, whose role id and secret id live in the file store as
+    C(vault/automation-role-id) and C(vault/automation-secret-id) (written by the vault role)."
+  - "Migration without changing a working value: when KV lacks the secret but the file store has it, the file's
+    value is written to KV; afterwards KV wins. A new secret is written with check-and-set C(cas=0), so when
+    several forks race, one write succeeds and the others re-read and return that value."
+  - Names under C(vault/) and lookups with an explicit O(store) always use the file store, because they hold
+    what is needed to reach Vault itself.
 options:
   _terms:
     description:
@@ -41,6 +51,35 @@ options:
     description: Generate the secret when missing; when false a missing secret is an error.
     type: bool
     default: true
+  backend:
+    description:
+      - Where secrets live. C(auto) uses Vault when the inventory group C(vault) has hosts (except for names under
+        C(vault/) and lookups with an explicit O(store)), else the file store.
+    type: str
+    default: auto
+    choices: [auto, file, vault]
+  vault_url:
+    description:
+      - Base URL of the Vault API as the controller reaches it.
+      - Defaults to the variable C(llm_infra_vault_url), else C(https://<llm_infra_private_address of the first vault host>:8200).
+    type: str
+  vault_ca_cert:
+    description:
+      - CA certificate that verifies the Vault listener.
+      - Defaults to the variable C(llm_infra_vault_ca_cert), else C(<store>/vault-bootstrap-ca/ca.crt) (the vault role's bootstrap CA).
+    type: path
+  vault_mount:
+    description: Mount of the KV version 2 engine.
+    type: str
+    default: secret
+  vault_prefix:
+    description: Folder inside the mount under which C(<service>/<name>) secrets live.
+    type: str
+    default: llm-infra
+  vault_timeout:
+    description: Seconds to wait for each Vault request.
+    type: int
+    default: 30
 """
 
 EXAMPLES = r"""
@@ -60,6 +99,7 @@ _raw:
 
 import errno
 import fcntl
+import json
 import os
 import re
 import secrets
@@ -68,6 +108,8 @@ import tempfile
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
 
 ALPHABETS = {
@@ -75,6 +117,9 @@ ALPHABETS = {
     "hex": "0123456789abcdef",
     "urlsafe": string.ascii_letters + string.digits + "-_",
 }
+# The automation AppRole's credentials, written by the vault role into the file store.
+AUTOMATION_ROLE_ID = "vault/automation-role-id"
+AUTOMATION_SECRET_ID = "vault/automation-secret-id"
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -102,18 +147,26 @@ def _makedirs_private(path):
         os.umask(old)
 
 
-def read_or_create(store, name, length=32, chars="ascii_letters_digits", create=True):
-    """Return the secret stored as `name` under `store`, generating it once when absent."""
+def read_file(store, name):
+    """The value stored as `name` in the file store, or None."""
     validate_name(name)
     path = os.path.join(store, *name.split("/"))
     try:
         with open(path, "rb") as handle:
             value = to_text(handle.read()).rstrip("\n")
-        if value:
-            return value
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise AnsibleLookupError("cannot read credential %s: %s" % (name, exc.strerror))
+        return None
+    return value or None
+
+
+def read_or_create(store, name, length=32, chars="ascii_letters_digits", create=True):
+    """Return the secret stored as `name` under `store`, generating it once when absent."""
+    path = os.path.join(store, *validate_name(name).split("/"))
+    value = read_file(store, name)
+    if value is not None:
+        return value
     if not create:
         raise AnsibleLookupError("credential %s does not exist in %s" % (name, store))
 
@@ -144,6 +197,108 @@ def read_or_create(store, name, length=32, chars="ascii_letters_digits", create=
         os.close(fd)
 
 
+class VaultKV:
+    """The few KV v2 and AppRole calls the lookup needs, over Ansible's own HTTP client (no extra library)."""
+
+    # Tokens per (url, role id, secret id) for the life of this process: one login per fork, not one per lookup.
+    _tokens = {}
+
+    def __init__(self, url, ca_cert=None, mount="secret", prefix="llm-infra", timeout=30, token=None):
+        self.url = url.rstrip("/")
+        self.ca_cert = ca_cert or None
+        self.mount = mount.strip("/")
+        self.prefix = prefix.strip("/")
+        self.timeout = timeout
+        self.token = token
+
+    def request(self, method, path, data=None, token=True):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["X-Vault-Token"] = self.token
+        try:
+            response = open_url(
+                "%s/v1/%s" % (self.url, path),
+                method=method,
+                data=None if data is None else json.dumps(data),
+                headers=headers,
+                ca_path=self.ca_cert,
+                validate_certs=True,
+                timeout=self.timeout,
+            )
+            status, raw = response.getcode(), response.read()
+        except HTTPError as error:
+            status, raw = error.code, error.read()
+        except (URLError, OSError) as error:
+            raise AnsibleLookupError(
+                "cannot reach Vault at %s (%s): the controller needs the API port, e.g. its address in "
+                "vault_api_allow_cidrs, and the unsealed cluster (playbooks/unseal.yml)" % (self.url, error)
+            )
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {"errors": [to_text(raw)[:200]]}
+        return status, body
+
+    def login(self, role_id, secret_id):
+        key = (self.url, role_id, secret_id)
+        if key not in self._tokens:
+            status, body = self.request("POST", "auth/approle/login", {"role_id": role_id, "secret_id": secret_id}, token=False)
+            if status != 200:
+                raise AnsibleLookupError("AppRole login to %s failed with HTTP %s: %s" % (self.url, status, "; ".join(body.get("errors", []))))
+            self._tokens[key] = body["auth"]["client_token"]
+        self.token = self._tokens[key]
+
+    def _path(self, kind, name):
+        return "%s/%s/%s/%s" % (self.mount, kind, self.prefix, validate_name(name))
+
+    def read(self, name):
+        """The value of `name`, or None when KV has no live version of it."""
+        status, body = self.request("GET", self._path("data", name))
+        if status == 404:
+            return None
+        if status != 200:
+            raise AnsibleLookupError("reading credential %s from Vault failed with HTTP %s: %s" % (name, status, "; ".join(body.get("errors", []))))
+        value = ((body.get("data") or {}).get("data") or {}).get("value")
+        return value or None
+
+    def create(self, name, value):
+        """Write `name` only if it has never been written (cas=0); False when another writer was first."""
+        status, body = self.request("POST", self._path("data", name), {"options": {"cas": 0}, "data": {"value": value}})
+        if status in (200, 204):
+            return True
+        errors = "; ".join(body.get("errors", []))
+        if status == 400 and "check-and-set" in errors:
+            return False
+        raise AnsibleLookupError("writing credential %s to Vault failed with HTTP %s: %s" % (name, status, errors))
+
+
+def read_or_create_vault(kv, store, name, length=32, chars="ascii_letters_digits", create=True):
+    """Return the KV value of `name`; move a working file value into KV, or generate one, when KV lacks it."""
+    validate_name(name)
+    value = kv.read(name)
+    if value is not None:
+        return value
+    value = read_file(store, name)
+    if value is None:
+        if not create:
+            raise AnsibleLookupError("credential %s exists neither in Vault nor in %s" % (name, store))
+        value = generate(length, chars)
+    if kv.create(name, value):
+        return value
+    # Another fork wrote first: its value is the one.
+    value = kv.read(name)
+    if value is None:
+        raise AnsibleLookupError("credential %s: Vault refused the first write but holds no value" % name)
+    return value
+
+
+def uses_vault(backend, name, explicit_store, vault_hosts):
+    """Whether `name` lives in Vault: the keys to Vault itself (vault/...) and explicit stores stay in files."""
+    if backend != "auto":
+        return backend == "vault"
+    return bool(vault_hosts) and not explicit_store and "/" in name and name.split("/", 1)[0] != "vault"
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
@@ -156,13 +311,52 @@ class LookupModule(LookupBase):
             store = os.path.join(inventory_dir, "credentials")
         store = self._templar.template(store) if self._templar is not None else store
         store = os.path.abspath(os.path.expanduser(to_text(store)))
-        return [
-            read_or_create(
-                store,
-                term,
-                length=self.get_option("length"),
-                chars=self.get_option("chars"),
-                create=self.get_option("create"),
+        length, chars, create = self.get_option("length"), self.get_option("chars"), self.get_option("create")
+        vault_hosts = (variables.get("groups") or {}).get("vault") or []
+        explicit_store = bool(self.get_option("store"))
+        results = []
+        kv = None
+        for term in terms:
+            if uses_vault(self.get_option("backend"), term, explicit_store, vault_hosts):
+                if kv is None:
+                    kv = self._vault(variables, store, vault_hosts)
+                results.append(read_or_create_vault(kv, store, term, length=length, chars=chars, create=create))
+            else:
+                results.append(read_or_create(store, term, length=length, chars=chars, create=create))
+        return results
+
+    def _template(self, value):
+        return self._templar.template(value) if self._templar is not None else value
+
+    def _vault(self, variables, store, vault_hosts):
+        url = self.get_option("vault_url") or variables.get("llm_infra_vault_url")
+        if url:
+            url = self._template(url)
+        elif vault_hosts:
+            address = variables["hostvars"][vault_hosts[0]].get("llm_infra_private_address")
+            if not address:
+                raise AnsibleLookupError("set llm_infra_vault_url: %s has no llm_infra_private_address" % vault_hosts[0])
+            address = to_text(self._template(address))
+            url = "https://%s:8200" % ("[%s]" % address if ":" in address else address)
+        else:
+            raise AnsibleLookupError("backend vault needs vault_url, llm_infra_vault_url or a vault inventory group")
+        ca_cert = self.get_option("vault_ca_cert") or variables.get("llm_infra_vault_ca_cert")
+        ca_cert = to_text(self._template(ca_cert)) if ca_cert else os.path.join(store, "vault-bootstrap-ca", "ca.crt")
+        if str(url).startswith("https") and not os.path.isfile(ca_cert):
+            raise AnsibleLookupError("the CA certificate of the Vault listener, %s, is missing: set llm_infra_vault_ca_cert" % ca_cert)
+        kv = VaultKV(
+            to_text(url),
+            ca_cert=ca_cert if str(url).startswith("https") else None,
+            mount=self.get_option("vault_mount"),
+            prefix=self.get_option("vault_prefix"),
+            timeout=self.get_option("vault_timeout"),
+        )
+        role_id = read_file(store, AUTOMATION_ROLE_ID)
+        secret_id = read_file(store, AUTOMATION_SECRET_ID)
+        if not role_id or not secret_id:
+            raise AnsibleLookupError(
+                "the inventory has a vault group but %s has no %s and %s: run playbooks/vault.yml first"
+                % (store, AUTOMATION_ROLE_ID, AUTOMATION_SECRET_ID)
             )
-            for term in terms
-        ]
+        kv.login(role_id, secret_id)
+        return kv

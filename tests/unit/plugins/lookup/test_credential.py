@@ -1,3 +1,4 @@
+import json
 import multiprocessing
 import os
 import re
@@ -102,3 +103,164 @@ def test_lookup_through_ansible_uses_the_configured_store(tmp_path):
         outputs.append(match.group(1))
     assert outputs[0] == outputs[1]
     assert (store / "svc" / "api").read_text().strip() == outputs[0]
+
+
+# --- Vault backend -------------------------------------------------------------------------------------------
+
+class FakeKV:
+    """KV v2 semantics the lookup relies on: read, and create with cas=0 that fails when a version exists."""
+
+    def __init__(self, data=None, race_value=None):
+        self.data = dict(data or {})
+        self.race_value = race_value
+        self.writes = []
+
+    def read(self, name):
+        return self.data.get(name)
+
+    def create(self, name, value):
+        if self.race_value is not None and name not in self.data:
+            # Another fork wrote between this one's read and its write.
+            self.data[name] = self.race_value
+        if name in self.data:
+            return False
+        self.writes.append((name, value))
+        self.data[name] = value
+        return True
+
+
+def test_vault_returns_the_kv_value_and_ignores_the_file(tmp_path):
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "key").write_text("stale-file-value\n")
+    kv = FakeKV({"svc/key": "kv-value"})
+    assert credential.read_or_create_vault(kv, str(tmp_path), "svc/key") == "kv-value"
+    assert kv.writes == []
+
+
+def test_vault_migrates_a_working_file_value_unchanged(tmp_path):
+    (tmp_path / "postgresql").mkdir()
+    (tmp_path / "postgresql" / "app").write_text("the-password-that-works\n")
+    kv = FakeKV()
+    assert credential.read_or_create_vault(kv, str(tmp_path), "postgresql/app") == "the-password-that-works"
+    assert kv.writes == [("postgresql/app", "the-password-that-works")]
+    # KV wins afterwards, even when the file changes.
+    (tmp_path / "postgresql" / "app").write_text("edited-later\n")
+    assert credential.read_or_create_vault(kv, str(tmp_path), "postgresql/app") == "the-password-that-works"
+
+
+def test_vault_generates_into_kv_only(tmp_path):
+    kv = FakeKV()
+    value = credential.read_or_create_vault(kv, str(tmp_path), "svc/new", length=40)
+    assert len(value) == 40 and kv.data["svc/new"] == value
+    assert not (tmp_path / "svc").exists(), "a Vault-backed secret must not be written to the file store"
+
+
+def test_vault_race_returns_the_winner(tmp_path):
+    kv = FakeKV(race_value="written-by-another-fork")
+    assert credential.read_or_create_vault(kv, str(tmp_path), "svc/race") == "written-by-another-fork"
+
+
+def test_vault_missing_without_create_is_an_error(tmp_path):
+    with pytest.raises(AnsibleLookupError, match="neither in Vault"):
+        credential.read_or_create_vault(FakeKV(), str(tmp_path), "svc/absent", create=False)
+
+
+@pytest.mark.parametrize(
+    "backend,name,explicit_store,vault_hosts,expected",
+    [
+        ("auto", "postgresql/app", False, ["vault-1"], True),
+        ("auto", "postgresql/app", False, [], False),
+        ("auto", "vault/automation-secret-id", False, ["vault-1"], False),
+        ("auto", "vault-init.pass", True, ["vault-1"], False),
+        ("auto", "postgresql/app", True, ["vault-1"], False),
+        ("file", "postgresql/app", False, ["vault-1"], False),
+        ("vault", "postgresql/app", False, [], True),
+    ],
+)
+def test_backend_choice(backend, name, explicit_store, vault_hosts, expected):
+    assert credential.uses_vault(backend, name, explicit_store, vault_hosts) is expected
+
+
+BAO = os.path.expanduser("~/.cache/llm-infra/test-artifacts/openbao-2.7.2/bao")
+
+
+@pytest.fixture(scope="module")
+def bao_dev():
+    """A real OpenBao dev server (in memory) with an AppRole like the vault role's automation role."""
+    if not os.path.isfile(BAO):
+        pytest.skip("the OpenBao test binary is missing: run scripts/fetch-test-artifacts.sh")
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = "http://127.0.0.1:%d" % port
+    proc = subprocess.Popen(
+        [BAO, "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=127.0.0.1:%d" % port],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def call(method, path, data=None):
+        req = urllib.request.Request(
+            url + "/v1/" + path,
+            method=method,
+            data=None if data is None else json.dumps(data).encode(),
+            headers={"X-Vault-Token": "root"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.read()
+
+    try:
+        for _ in range(100):
+            try:
+                call("GET", "sys/health")
+                break
+            except Exception:  # noqa: BLE001 - server still starting
+                time.sleep(0.1)
+        call("POST", "sys/auth/approle", {"type": "approle"})
+        call("PUT", "sys/policies/acl/auto", {"policy": 'path "secret/data/llm-infra/*" { capabilities = ["create", "read", "update"] }'})
+        call("POST", "auth/approle/role/auto", {"token_policies": ["auto"]})
+        call("POST", "auth/approle/role/auto/role-id", {"role_id": "test-role-id"})
+        call("POST", "auth/approle/role/auto/custom-secret-id", {"secret_id": "test-secret-id"})
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _vault_worker(url, store, name, queue):
+    kv = credential.VaultKV(url)
+    kv.login("test-role-id", "test-secret-id")
+    queue.put(credential.read_or_create_vault(kv, store, name))
+
+
+def test_real_openbao_concurrent_forks_agree(bao_dev, tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_vault_worker, args=(bao_dev, str(tmp_path), "race/kv", queue)) for _ in range(10)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(30)
+    values = {queue.get(timeout=5) for _ in procs}
+    assert len(values) == 1
+
+
+def test_real_openbao_migration_keeps_the_file_value(bao_dev, tmp_path):
+    (tmp_path / "postgresql").mkdir()
+    (tmp_path / "postgresql" / "app").write_text("working-password-0123456789\n")
+    kv = credential.VaultKV(bao_dev)
+    kv.login("test-role-id", "test-secret-id")
+    assert credential.read_or_create_vault(kv, str(tmp_path), "postgresql/app") == "working-password-0123456789"
+    (tmp_path / "postgresql" / "app").write_text("changed-afterwards\n")
+    assert kv.read("postgresql/app") == "working-password-0123456789"
+    assert credential.read_or_create_vault(kv, str(tmp_path), "postgresql/app") == "working-password-0123456789"
+
+
+def test_real_openbao_wrong_secret_id_is_refused(bao_dev):
+    kv = credential.VaultKV(bao_dev)
+    with pytest.raises(AnsibleLookupError, match="AppRole login"):
+        kv.login("test-role-id", "wrong-secret-id")
