@@ -7,39 +7,14 @@ mode is a second safety net because these tests run on the CI machine itself.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+from conftest import run_playbook
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ8i0l1dWGK5v3ZzJ2G7m7Pq0mZ8rQ2nX6tYkq2m0Zt test@example"
-
-
-def run_playbook(tmp_path: Path, plays: list) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        # A private cache: the repository's fact cache must not feed or keep localhost's facts.
-        ANSIBLE_CACHE_PLUGIN="memory",
-    )
-    return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", "--check", str(playbook)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def base_play(play_vars: dict) -> list:
@@ -47,6 +22,7 @@ def base_play(play_vars: dict) -> list:
         {
             "name": "Apply base with bad input",
             "hosts": "localhost",
+            "connection": "local",
             "gather_facts": False,
             "vars": play_vars,
             "roles": [{"role": "llm_infra.cluster.base"}],
@@ -104,6 +80,7 @@ def test_declare_service_port_out_of_range(tmp_path):
         {
             "name": "Declare a service with a bad port",
             "hosts": "localhost",
+            "connection": "local",
             "gather_facts": False,
             "tasks": [
                 {

@@ -7,18 +7,13 @@ No Vault is needed: the SANs are checked against the PKI role's policy (pki_vaul
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-if not ANSIBLE_PLAYBOOK.exists():
-    ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+from conftest import run_playbook
+
 
 VAULT_VARS = {
     "pki_issuer": "vault",
@@ -79,29 +74,8 @@ def run_entry_point(tmp_path: Path, role_vars: dict) -> subprocess.CompletedProc
             ],
         }
     ]
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(json.dumps(play, indent=2))
     extra = {"llm_infra_credentials_dir": str(tmp_path / "credentials"), "llm_infra_private_address": "127.0.0.1", **role_vars}
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
-        "ANSIBLE_CACHE_PLUGIN": "memory",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "COLUMNS": "1000",
-    }
-    return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "--check", "-e", json.dumps(extra), str(playbook)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_playbook(tmp_path, play, extra_vars=extra)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

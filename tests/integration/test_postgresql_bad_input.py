@@ -10,18 +10,13 @@ the memory-derived settings for a few RAM sizes.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-if not ANSIBLE_PLAYBOOK.exists():
-    ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+from conftest import REPO, run_playbook
+
 
 BASE_VARS = {
     "llm_infra_private_address": "127.0.0.1",
@@ -80,29 +75,7 @@ def run_role(tmp_path: Path, role_vars: dict) -> subprocess.CompletedProcess:
             ],
         }
     ]
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(json.dumps(play, indent=2))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
-        "ANSIBLE_CACHE_PLUGIN": "memory",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        # Keep the playbook's output whole: messages must not be wrapped across lines.
-        "COLUMNS": "1000",
-    }
-    return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "--check", str(playbook)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_playbook(tmp_path, play)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -161,24 +134,7 @@ def test_pgdg_source_renders_with_pinned_key_and_mirror(tmp_path: Path, mirror: 
             ],
         }
     ]
-    playbook = tmp_path / "render.yml"
-    playbook.write_text(json.dumps(play))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_CACHE_PLUGIN": "memory",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-    }
-    result = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_playbook(tmp_path, play, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = dest.read_text().splitlines()
     assert f"URIs: {expected_uri}" in lines
@@ -248,32 +204,8 @@ def test_settings_derive_from_memory_and_accept_overrides(
             ],
         }
     ]
-    playbook = tmp_path / "render.yml"
-    playbook.write_text(json.dumps(play))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_CACHE_PLUGIN": "memory",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-    }
-    result = subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            "localhost,",
-            str(playbook),
-            # Extra vars, because include_vars of the defaults would override play vars.
-            "-e",
-            json.dumps({"postgresql_settings": overrides}),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    # Extra vars, because include_vars of the defaults would override play vars.
+    result = run_playbook(tmp_path, play, extra_vars={"postgresql_settings": overrides}, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     settings = dict(
         line.split(" = ", 1) for line in dest.read_text().splitlines() if " = " in line and not line.startswith("#")

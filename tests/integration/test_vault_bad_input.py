@@ -4,15 +4,11 @@ Each case runs the venv's ansible-playbook in check mode against localhost (conn
 inventory, exactly as an operator's mistake would reach the role.
 """
 
-import os
-import subprocess
 import sys
 
 import pytest
-import yaml
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+from conftest import run_playbook
 
 PLAYBOOK = [
     {
@@ -31,18 +27,8 @@ def run_role(tmp_path, hosts=("vault-a",), extra_vars=None):
         "llm_infra_private_address": "127.0.0.1",
     }
     inventory = {"all": {"children": {"vault": {"hosts": {h: dict(host_vars) for h in hosts}}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
-    (tmp_path / "vars.yml").write_text(yaml.safe_dump(dict({"llm_infra_credentials_dir": str(tmp_path / "credentials")}, **(extra_vars or {}))))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    result = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "--check", "-i", str(tmp_path / "hosts.yml"), "-e", "@" + str(tmp_path / "vars.yml"), str(tmp_path / "play.yml")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    extra_vars = dict({"llm_infra_credentials_dir": str(tmp_path / "credentials")}, **(extra_vars or {}))
+    result = run_playbook(tmp_path, PLAYBOOK, inventory=inventory, extra_vars=extra_vars)
     return result.returncode, result.stdout + result.stderr
 
 
