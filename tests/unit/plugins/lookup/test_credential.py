@@ -185,7 +185,7 @@ BAO = os.path.expanduser("~/.cache/llm-infra/test-artifacts/openbao-2.7.2/bao")
 
 
 @pytest.fixture(scope="module")
-def bao_dev():
+def bao_dev(tmp_path_factory):
     """A real OpenBao dev server (in memory) with an AppRole like the vault role's automation role."""
     if not os.path.isfile(BAO):
         pytest.skip("the OpenBao test binary is missing: run scripts/fetch-test-artifacts.sh")
@@ -197,10 +197,11 @@ def bao_dev():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = "http://127.0.0.1:%d" % port
+    log = open(os.path.join(str(tmp_path_factory.mktemp("bao")), "server.log"), "w+")
     proc = subprocess.Popen(
         [BAO, "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=127.0.0.1:%d" % port],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
     def call(method, path, data=None):
@@ -214,12 +215,17 @@ def bao_dev():
             return resp.read()
 
     try:
-        for _ in range(100):
+        # The 180 MB static binary takes several seconds to start, more on a loaded machine.
+        deadline = time.monotonic() + 90
+        while True:
             try:
                 call("GET", "sys/health")
                 break
             except Exception:  # noqa: BLE001 - server still starting
-                time.sleep(0.1)
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail("the OpenBao dev server did not answer (exit code %s):\n%s" % (proc.poll(), log.read()[-4000:]))
+                time.sleep(0.2)
         call("POST", "sys/auth/approle", {"type": "approle"})
         call("PUT", "sys/policies/acl/auto", {"policy": 'path "secret/data/llm-infra/*" { capabilities = ["create", "read", "update"] }'})
         call("POST", "auth/approle/role/auto", {"token_policies": ["auto"]})
@@ -229,6 +235,7 @@ def bao_dev():
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 def _vault_worker(url, store, name, queue):
