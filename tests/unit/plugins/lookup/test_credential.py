@@ -69,16 +69,20 @@ def _worker(store, queue):
     queue.put(credential.read_or_create(store, "race/secret"))
 
 
-def test_concurrent_callers_get_one_value(tmp_path):
+def values_from_forks(target, args, count):
+    """Run `target(*args, queue)` in `count` forked processes, as Ansible forks would; return what they put."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path), queue)) for _ in range(12)]
+    procs = [ctx.Process(target=target, args=(*args, queue)) for _ in range(count)]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(30)
-    values = {queue.get(timeout=5) for _ in procs}
-    assert len(values) == 1
+    return [queue.get(timeout=5) for _ in procs]
+
+
+def test_concurrent_callers_get_one_value(tmp_path):
+    assert len(set(values_from_forks(_worker, (str(tmp_path),), 12))) == 1
 
 
 def test_lookup_through_ansible_uses_the_configured_store(tmp_path):
@@ -245,15 +249,7 @@ def _vault_worker(url, store, name, queue):
 
 
 def test_real_openbao_concurrent_forks_agree(bao_dev, tmp_path):
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_vault_worker, args=(bao_dev, str(tmp_path), "race/kv", queue)) for _ in range(10)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(30)
-    values = {queue.get(timeout=5) for _ in procs}
-    assert len(values) == 1
+    assert len(set(values_from_forks(_vault_worker, (bao_dev, str(tmp_path), "race/kv"), 10))) == 1
 
 
 def test_real_openbao_migration_keeps_the_file_value(bao_dev, tmp_path):
