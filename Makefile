@@ -32,8 +32,11 @@ venv: $(BIN)/.stamp .collections/ansible_collections/llm_infra/cluster
 engine:
 	bash scripts/prepare-engine.sh
 
+# SANDBOX_REPLACE_FOREIGN=true replaces sandbox containers left by another checkout instead of refusing them.
+SANDBOX_REPLACE_FOREIGN ?= false
+
 sandbox: venv engine test-artifacts
-	$(BIN)/ansible-playbook playbooks/sandbox.yml
+	$(BIN)/ansible-playbook playbooks/sandbox.yml -e sandbox_replace_foreign=$(SANDBOX_REPLACE_FOREIGN)
 	$(BIN)/ansible-playbook playbooks/site.yml
 	$(BIN)/ansible-playbook playbooks/sandbox_summary.yml
 
