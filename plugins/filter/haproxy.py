@@ -1,0 +1,211 @@
+# Copyright: llm-infra contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters of the haproxy role: serving instances from host facts, backends per model, input problems."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: haproxy_backends
+author: llm-infra maintainers
+version_added: 0.3.0
+short_description: Group serving instances into one HAProxy backend per model
+description:
+  - Takes the serving instances published by the serving roles (each C(model), C(address), C(port),
+    C(health_path), C(api_key_credential), and C(host) when the playbook added the inventory name) and returns
+    one backend per model with its servers, in model order. Model aliases point extra names at a served model.
+  - Companion filters in the same file; C(haproxy_serving_instances(hostvars, hosts, fact)) collects the
+    instances of a local fact from several hosts and adds C(host); C(haproxy_gateway_problems(api_keys,
+    instances, aliases, requests_per_minute, max_concurrent)) returns every input problem as a message naming
+    the variable.
+options:
+  _input:
+    description: Serving instances.
+    type: list
+    elements: dict
+    required: true
+  aliases:
+    description: Extra model names (key) that route to a served model (value).
+    type: dict
+    default: {}
+"""
+
+EXAMPLES = r"""
+- name: Show the backends
+  ansible.builtin.debug:
+    msg: "{{ haproxy_llm_backends | llm_infra.cluster.haproxy_backends(haproxy_model_aliases) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: Backends, each C(name), C(model), C(aliases), C(health_path), C(api_key_credential) and C(servers).
+  type: list
+  elements: dict
+"""
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+# Names end up inside single-quoted HAProxy words, JSON strings and map files: no quotes, spaces or '%'.
+MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9._/~-]*$")
+KEY_RE = re.compile(r"^\S+$")
+REQUIRED_INSTANCE_FIELDS = ("model", "address", "port")
+
+
+def _slug(value):
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(value))
+
+
+def _positive_int(value):
+    if isinstance(value, bool):
+        return False
+    try:
+        return int(str(value)) > 0 and str(int(str(value))) == str(value).strip()
+    except (TypeError, ValueError):
+        return False
+
+
+def haproxy_serving_instances(hostvars, hosts, fact="llm_infra_serving_llama_cpp"):
+    """Instances of local fact `fact` on `hosts`, each with the inventory name added as `host`."""
+    instances = []
+    for host in hosts or []:
+        local = (hostvars[host].get("ansible_local") or {}) if host in hostvars else {}
+        for instance in (local.get(fact) or {}).get("instances") or []:
+            item = dict(instance)
+            item.setdefault("host", host)
+            instances.append(item)
+    return instances
+
+
+def haproxy_backends(instances, aliases=None):
+    aliases = aliases or {}
+    backends = {}
+    for instance in instances or []:
+        if not isinstance(instance, dict) or "model" not in instance:
+            raise AnsibleFilterError("haproxy_backends: every instance needs a model: %r" % (instance,))
+        model = str(instance["model"])
+        backend = backends.setdefault(
+            model,
+            {
+                "name": "model_" + _slug(model),
+                "model": model,
+                "aliases": sorted(alias for alias, target in aliases.items() if target == model),
+                "health_path": instance.get("health_path", "/health"),
+                "api_key_credential": instance.get("api_key_credential", ""),
+                "servers": [],
+            },
+        )
+        host = instance.get("host", "")
+        name = _slug("%s_%s" % (host or instance["address"], instance.get("instance", instance["port"])))
+        backend["servers"].append(
+            {
+                "name": name,
+                "host": host,
+                "address": str(instance["address"]),
+                "port": int(instance["port"]),
+                "scheme": instance.get("scheme", "https"),
+            }
+        )
+    names = [b["name"] for b in backends.values()]
+    if len(set(names)) != len(names):
+        raise AnsibleFilterError("haproxy_backends: two model ids map to one backend name: %s" % ", ".join(sorted(names)))
+    return [backends[model] for model in sorted(backends)]
+
+
+def _key_problems(api_keys, requests_per_minute, max_concurrent):
+    problems = []
+    if not isinstance(api_keys, list):
+        return ["haproxy_api_keys must be a list of {name, key (optional), requests_per_minute, max_concurrent}"]
+    seen = {}
+    for index, entry in enumerate(api_keys):
+        where = "haproxy_api_keys[%d]" % index
+        if not isinstance(entry, dict):
+            problems.append("%s must be a dict with a name" % where)
+            continue
+        name = entry.get("name")
+        if name is None or str(name).strip() == "":
+            problems.append("%s has no name (every API key needs a name)" % where)
+        elif not KEY_NAME_RE.match(str(name)):
+            problems.append("%s.name %r may only hold letters, digits, '.', '_' and '-'" % (where, name))
+        elif str(name) in seen:
+            problems.append(
+                "haproxy_api_keys: the name %r is used twice (entries %d and %d); names must be unique" % (name, seen[str(name)], index)
+            )
+        else:
+            seen[str(name)] = index
+        if "key" in entry and not (isinstance(entry["key"], str) and KEY_RE.match(entry["key"]) and len(entry["key"]) >= 16):
+            problems.append("%s.key must be a string of at least 16 characters without spaces (or be left out to generate one)" % where)
+        for field in ("requests_per_minute", "max_concurrent"):
+            if field in entry and not _positive_int(entry[field]):
+                problems.append("%s.%s must be a positive integer, got %r" % (where, field, entry[field]))
+    return problems
+
+
+def _instance_problems(instances):
+    if not isinstance(instances, list):
+        return ["haproxy_llm_backends must be a list of serving instances"]
+    if not instances:
+        return ["haproxy_llm_backends is empty: the gateway needs at least one serving instance (run the serving layer first)"]
+    problems = []
+    credentials = {}
+    for index, instance in enumerate(instances):
+        where = "haproxy_llm_backends[%d]" % index
+        if not isinstance(instance, dict):
+            problems.append("%s must be a dict" % where)
+            continue
+        missing = [field for field in REQUIRED_INSTANCE_FIELDS if instance.get(field) in (None, "")]
+        if missing:
+            problems.append("%s lacks %s" % (where, ", ".join(missing)))
+            continue
+        if not MODEL_RE.match(str(instance["model"])):
+            problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance["model"]))
+        if not _positive_int(instance["port"]) or int(str(instance["port"])) > 65535:
+            problems.append("%s.port %r must be 1-65535" % (where, instance["port"]))
+        if instance.get("scheme", "https") != "https":
+            problems.append("%s.scheme %r: only https backends are accepted" % (where, instance.get("scheme")))
+        if not HEALTH_PATH_RE.match(str(instance.get("health_path", "/health"))):
+            problems.append("%s.health_path %r must be a plain absolute path" % (where, instance.get("health_path")))
+        credentials.setdefault(str(instance["model"]), set()).add(str(instance.get("api_key_credential", "")))
+    for model, names in sorted(credentials.items()):
+        if len(names) > 1:
+            problems.append(
+                "haproxy_llm_backends: the instances of model %r use different api_key_credential values (%s); "
+                "one backend sends one key" % (model, ", ".join(sorted(names)))
+            )
+    return problems
+
+
+def haproxy_gateway_problems(api_keys, instances, aliases=None, requests_per_minute=1, max_concurrent=1):
+    """Every problem of the gateway's input, each message naming the variable; empty when all is well."""
+    problems = []
+    for name, value in (("haproxy_api_key_requests_per_minute", requests_per_minute), ("haproxy_api_key_max_concurrent", max_concurrent)):
+        if not _positive_int(value):
+            problems.append("%s must be a positive integer, got %r" % (name, value))
+    problems += _key_problems(api_keys, requests_per_minute, max_concurrent)
+    problems += _instance_problems(instances)
+    served = {str(i.get("model")) for i in instances if isinstance(i, dict)} if isinstance(instances, list) else set()
+    if not isinstance(aliases, dict):
+        problems.append("haproxy_model_aliases must be a dict {alias: served model}")
+    else:
+        for alias, target in sorted(aliases.items()):
+            if not MODEL_RE.match(str(alias)):
+                problems.append("haproxy_model_aliases: alias %r may only hold letters, digits and . _ : / @ + -" % alias)
+            elif str(alias) in served:
+                problems.append("haproxy_model_aliases: alias %r is already a served model" % alias)
+            if str(target) not in served:
+                problems.append(
+                    "haproxy_model_aliases: %r is routed to model %r, which no backend serves (served: %s)"
+                    % (alias, target, ", ".join(sorted(served)) or "none")
+                )
+    return problems
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "haproxy_backends": haproxy_backends,
+            "haproxy_gateway_problems": haproxy_gateway_problems,
+            "haproxy_serving_instances": haproxy_serving_instances,
+        }

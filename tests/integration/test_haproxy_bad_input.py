@@ -1,0 +1,105 @@
+"""Bad input to the haproxy role fails in preflight, before any change, naming the variable.
+
+Each case runs the venv's ansible-playbook against localhost (connection local) in check mode: the preflight
+asserts stop the play before the first install task, and check mode is a second safety net.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_playbook
+
+INSTANCE = {
+    "instance": "main",
+    "model": "gemma-3-270m",
+    "address": "10.0.0.2",
+    "port": 8443,
+    "scheme": "https",
+    "health_path": "/health",
+    "api_key_credential": "llama_cpp/backend-api-key",
+    "host": "srv1",
+}
+
+BASE_VARS = {
+    "llm_infra_private_address": "127.0.0.1",
+    "haproxy_api_keys": [{"name": "team-a", "key": "a" * 32}],
+    "haproxy_llm_backends": [INSTANCE],
+}
+
+CASES = {
+    "key_without_name": (
+        {"haproxy_api_keys": [{"name": "team-a"}, {"key": "b" * 32}]},
+        ["haproxy_api_keys[1] has no name"],
+    ),
+    "two_keys_same_name": (
+        {"haproxy_api_keys": [{"name": "team-a"}, {"name": "team-b"}, {"name": "team-a"}]},
+        ["haproxy_api_keys: the name 'team-a' is used twice (entries 0 and 2)"],
+    ),
+    "alias_to_unserved_model": (
+        {"haproxy_model_aliases": {"gpt-4o": "llama-3-8b"}},
+        ["haproxy_model_aliases: 'gpt-4o' is routed to model 'llama-3-8b', which no backend serves (served: gemma-3-270m)"],
+    ),
+    "no_backend_at_all": (
+        {"haproxy_llm_backends": []},
+        ["haproxy_llm_backends is empty"],
+    ),
+    "zero_rate_limit": (
+        {"haproxy_api_key_requests_per_minute": 0},
+        ["haproxy_api_key_requests_per_minute must be a positive integer, got 0"],
+    ),
+    "negative_concurrency_limit": (
+        {"haproxy_api_key_max_concurrent": -3},
+        ["haproxy_api_key_max_concurrent must be a positive integer, got -3"],
+    ),
+    "zero_rate_limit_of_one_key": (
+        {"haproxy_api_keys": [{"name": "team-a", "requests_per_minute": 0}]},
+        ["haproxy_api_keys[0].requests_per_minute must be a positive integer, got 0"],
+    ),
+    "negative_concurrency_of_one_key": (
+        {"haproxy_api_keys": [{"name": "team-a", "max_concurrent": -1}]},
+        ["haproxy_api_keys[0].max_concurrent must be a positive integer, got -1"],
+    ),
+    "plain_http_backend": (
+        {"haproxy_llm_backends": [dict(INSTANCE, scheme="http")]},
+        ["haproxy_llm_backends[0].scheme 'http'"],
+    ),
+    "bad_client_network": (
+        {"haproxy_client_cidrs": ["10.0.0.300/8"]},
+        ["haproxy_client_cidrs (10.0.0.300/8)"],
+    ),
+}
+
+
+def run_role(tmp_path: Path, role_vars: dict) -> subprocess.CompletedProcess:
+    play = [
+        {
+            "name": "Apply the haproxy role with bad input",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": True,
+            "tasks": [
+                {
+                    "name": "Apply the role",
+                    "ansible.builtin.include_role": {"name": "llm_infra.cluster.haproxy"},
+                }
+            ],
+        }
+    ]
+    # Extra vars: the bad value must win over the role defaults.
+    return run_playbook(tmp_path, play, extra_vars={**BASE_VARS, **role_vars})
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_naming_the_variable(tmp_path: Path, case: str) -> None:
+    role_vars, expected = CASES[case]
+    result = run_role(tmp_path, role_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for fragment in expected:
+        assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
+    # Nothing past preflight ran: the install task never started.
+    assert "Install HAProxy from the distribution" not in output, output
