@@ -1,0 +1,167 @@
+"""Bad input to the llama_cpp role fails in preflight, before any change, naming the variable.
+
+Each case runs the venv's ansible-playbook against localhost (connection local) in check mode. This machine
+has no NVIDIA GPU, which the GPU-layers case relies on. Models are tiny random-weight GGUFs written with the
+gguf package (tests/gpu/write_llama_gguf.py); the source archive is a small local file with its true sha256,
+since preflight only checksums it.
+
+The same file renders an instance's command line for a GPU host (what the GPU check starts by hand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_playbook
+
+WRITER = REPO / "tests" / "gpu" / "write_llama_gguf.py"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("llama-cpp-assets")
+    model = folder / "tiny.gguf"
+    subprocess.run([sys.executable, str(WRITER), str(model), "--name", "tiny", "--ctx", "512"], check=True)
+    source = folder / "llama.cpp-src.tar.gz"
+    source.write_bytes(b"not built in these tests")
+    return {"model": model, "model_sha256": _sha256(model), "source": source, "source_sha256": _sha256(source)}
+
+
+def _instance(assets, **overrides):
+    instance = {
+        "name": "tiny",
+        "alias": "tiny-random",
+        "port": 8081,
+        "ctx_size": 256,
+        "model": {"name": "tiny", "file": "tiny.gguf", "src": str(assets["model"]), "sha256": assets["model_sha256"]},
+    }
+    instance.update(overrides)
+    return instance
+
+
+def run_role(tmp_path: Path, assets, role_vars: dict) -> subprocess.CompletedProcess:
+    base = {
+        "llm_infra_private_address": "127.0.0.1",
+        "llama_cpp_source": "local",
+        "llama_cpp_local_source": str(assets["source"]),
+        "llama_cpp_local_source_sha256": assets["source_sha256"],
+        "llm_infra_artifact_cache_dir": str(tmp_path / "cache"),
+    }
+    play = [
+        {
+            "name": "Apply the llama_cpp role with bad input",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": True,
+            "vars": {**base, **role_vars},
+            "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.llama_cpp"}}],
+        }
+    ]
+    return run_playbook(tmp_path, play)
+
+
+def _assert_refused(result, expected):
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for fragment in expected:
+        assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
+    # Nothing past preflight ran: the build key was never worked out, nothing was built, staged or written.
+    assert "Work out the build key of this host" not in output, output
+    assert "Write the backend API key" not in output, output
+
+
+def test_gpu_layers_without_a_gpu(tmp_path, assets):
+    result = run_role(tmp_path, assets, {"llama_cpp_instances": [_instance(assets, gpu_layers=99)]})
+    _assert_refused(result, ["llama_cpp_instances tiny set gpu_layers", "has no NVIDIA GPU", "llama_cpp_allow_cpu_fallback"])
+
+
+def test_two_instances_on_one_port(tmp_path, assets):
+    instances = [_instance(assets), _instance(assets, name="other", alias="other-model")]
+    result = run_role(tmp_path, assets, {"llama_cpp_instances": instances})
+    _assert_refused(result, ["llama_cpp_instances: port 8081 is used by more than one instance (tiny, other)"])
+
+
+def test_context_larger_than_trained(tmp_path, assets):
+    result = run_role(tmp_path, assets, {"llama_cpp_instances": [_instance(assets, ctx_size=4096)]})
+    _assert_refused(result, ["llama_cpp_instances 'tiny': ctx_size 4096 is larger than the 512 tokens", "n_ctx_train"])
+
+
+def test_model_checksum_mismatch(tmp_path, assets):
+    instance = _instance(assets)
+    instance["model"] = dict(instance["model"], sha256="0" * 64)
+    result = run_role(tmp_path, assets, {"llama_cpp_instances": [instance]})
+    _assert_refused(result, ["llama_cpp_instances model 'tiny'", "has sha256 " + assets["model_sha256"], "model.sha256 expects " + "0" * 64])
+
+
+def test_source_checksum_mismatch(tmp_path, assets):
+    result = run_role(tmp_path, assets, {"llama_cpp_local_source_sha256": "1" * 64, "llama_cpp_instances": [_instance(assets)]})
+    _assert_refused(result, ["llama_cpp_local_source", "llama_cpp_local_source_sha256 expects " + "1" * 64])
+
+
+def test_release_without_pinned_checksum(tmp_path, assets):
+    result = run_role(tmp_path, assets, {"llama_cpp_source": "release", "llama_cpp_version": "1", "llama_cpp_instances": []})
+    _assert_refused(result, ["llama_cpp_source ('release')", "release needs a pinned sha256 for 1"])
+
+
+def test_duplicate_alias_and_bad_name(tmp_path, assets):
+    instances = [_instance(assets), _instance(assets, name="Bad_Name", port=8082)]
+    result = run_role(tmp_path, assets, {"llama_cpp_instances": instances})
+    _assert_refused(result, ["llama_cpp_instances: names must be unique, lower case", "llama_cpp_instances: aliases must be unique"])
+
+
+def test_gpu_command_line_renders(tmp_path, assets):
+    """The instance settings for a GPU host: all layers on the GPU, flash attention on, pinned devices."""
+    role = REPO / "roles" / "llama_cpp"
+    dest = tmp_path / "gemma.env"
+    play = [
+        {
+            "name": "Render an instance of the llama_cpp role for a GPU host",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "llama_cpp_listen_address": "10.0.0.12",
+                "llama_cpp_model_dir": "/var/lib/llm-infra/models",
+                "llama_cpp_instances": [_instance(assets, gpu_layers="all", cuda_visible_devices="0", chat_template="gemma", jinja=False)],
+                "__llama_cpp_gpu": {"gpus": [{"index": 0}], "cuda_architectures": ["90"]},
+                "llama_cpp_instance_defaults": {
+                    "ctx_size": 4096, "parallel": 2, "batch_size": 2048, "ubatch_size": 512, "gpu_layers": 0,
+                    "cuda_visible_devices": "", "threads": 0, "chat_template": "", "jinja": True, "flash_attn": "auto",
+                    "extra_args": [],
+                },
+                "llama_cpp_version": "11434", "llama_cpp_source": "release", "llama_cpp_local_source_sha256": "",
+                "llama_cpp_local_source_subdir": "", "llama_cpp_artifact_cache_dir": "/tmp",
+            },
+            "tasks": [
+                {"name": "Load the role's internal variables", "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
+                {
+                    "name": "Render the instance settings",
+                    "vars": {"__llama_cpp_i": "{{ __llama_cpp_instances[0] }}"},
+                    "ansible.builtin.template": {
+                        "src": str(role / "templates" / "etc" / "llama-cpp" / "instance.env.j2"),
+                        "dest": str(dest),
+                        "mode": "0644",
+                    },
+                },
+            ],
+        }
+    ]
+    result = run_playbook(tmp_path, play, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = dest.read_text()
+    assert "CUDA_VISIBLE_DEVICES=0\n" in text
+    args = [line for line in text.splitlines() if line.startswith("LLAMA_SERVER_ARGS=")][0]
+    for fragment in ("--model /var/lib/llm-infra/models/tiny/tiny.gguf", "--alias tiny-random", "--host 10.0.0.12 --port 8081",
+                     "--n-gpu-layers all", "--flash-attn on", "--metrics", "--api-key-file /etc/llama-cpp/api-key",
+                     "--ssl-key-file /etc/llm-infra/tls/llama-cpp.key", "--ssl-cert-file /etc/llm-infra/tls/llama-cpp.crt",
+                     "--no-jinja", "--chat-template gemma", "--ctx-size 256"):
+        assert fragment in args, args
