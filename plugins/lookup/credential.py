@@ -66,7 +66,8 @@ options:
   vault_ca_cert:
     description:
       - CA certificate that verifies the Vault listener.
-      - Defaults to the variable C(llm_infra_vault_ca_cert), else C(<store>/vault-bootstrap-ca/ca.crt) (the vault role's bootstrap CA).
+      - Defaults to the variable C(llm_infra_vault_ca_cert), else C(<store>/vault-ca/ca.crt), the CA bundle the vault role
+        keeps (its bootstrap CA until the listeners serve certificates of Vault's PKI, then Vault's root CA).
     type: path
   vault_mount:
     description: Mount of the KV version 2 engine.
@@ -341,7 +342,7 @@ class LookupModule(LookupBase):
         else:
             raise AnsibleLookupError("backend vault needs vault_url, llm_infra_vault_url or a vault inventory group")
         ca_cert = self.get_option("vault_ca_cert") or variables.get("llm_infra_vault_ca_cert")
-        ca_cert = to_text(self._template(ca_cert)) if ca_cert else os.path.join(store, "vault-bootstrap-ca", "ca.crt")
+        ca_cert = to_text(self._template(ca_cert)) if ca_cert else os.path.join(store, "vault-ca", "ca.crt")
         if str(url).startswith("https") and not os.path.isfile(ca_cert):
             raise AnsibleLookupError("the CA certificate of the Vault listener, %s, is missing: set llm_infra_vault_ca_cert" % ca_cert)
         kv = VaultKV(

@@ -62,3 +62,30 @@ def test_storage_backend_other_than_raft(tmp_path):
 def test_local_install_without_a_checksum(tmp_path, sha):
     rc, out = run_role(tmp_path, extra_vars={"vault_install_method": "local", "vault_local_binary": "/bin/true", "vault_local_binary_sha256": sha})
     assert_failed_in_preflight(rc, out, "vault_local_binary_sha256", tmp_path)
+
+
+# A well-formed digest, so that preflight gets past the release checks to the one under test.
+PINNED = {"vault_release_sha256": {"amd64": "0" * 64, "arm64": "0" * 64}}
+
+
+def test_listener_san_refused_by_its_pki_role(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_tls_extra_sans=["vault.example.com"]))
+    assert_failed_in_preflight(rc, out, "vault_tls_extra_sans", tmp_path)
+    assert "vault.example.com" in out
+
+
+def test_listener_pki_role_missing(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_tls_pki_role="nosuchrole"))
+    assert_failed_in_preflight(rc, out, "vault_tls_pki_role", tmp_path)
+
+
+def test_release_without_a_pinned_checksum(tmp_path):
+    # OpenBao's digests are not pinned in vars/main.yml: the default release install must stop, not trust the network.
+    rc, out = run_role(tmp_path, extra_vars={"vault_install_method": "release"})
+    assert_failed_in_preflight(rc, out, "vault_release_sha256", tmp_path)
+    assert "checksums.txt" in out
+
+
+def test_release_with_a_malformed_checksum(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars={"vault_install_method": "release", "vault_release_sha256": {"amd64": "abc", "arm64": "abc"}})
+    assert_failed_in_preflight(rc, out, "vault_release_sha256", tmp_path)
