@@ -32,6 +32,7 @@ options:
     description:
       - Lifecycle rules, each C({id, prefix, enabled, expiration_days, noncurrent_expiration_days, abort_incomplete_days}).
       - An empty list removes every rule; unset leaves the rules as they are.
+      - MinIO rejects C(abort_incomplete_days) (it removes stale multipart uploads on its own); other S3 servers accept it.
     type: list
     elements: dict
   endpoint:
