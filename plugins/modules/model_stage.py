@@ -318,9 +318,10 @@ def run(params, check_mode, opener=open_url, sleep=time.sleep):
     new_sha = sha256_file(temp)
     if new_sha != sha256:
         os.unlink(temp)
-        raise ValueError(
-            "model '%s': the new file has sha256 %s, expected %s; it was removed and the file in place (%s) is kept"
-            % (name, new_sha, sha256, "none" if verified_by == "missing" else "sha256 " + str(actual)))
+        kept = ("no file was in place" if verified_by == "missing"
+                else "the file in place (sha256 %s) is kept" % actual)
+        raise ValueError("model '%s': the new file has sha256 %s, expected %s; it was removed and %s"
+                         % (name, new_sha, sha256, kept))
     set_attrs(temp, params["owner"], params["group"], params["mode"])
     os.replace(temp, path)
     dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
