@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_playbook
+from conftest import REPO, run_playbook
 
 INSTANCE = {
     "instance": "main",
@@ -103,3 +103,47 @@ def test_bad_input_fails_naming_the_variable(tmp_path: Path, case: str) -> None:
         assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
     # Nothing past preflight ran: the install task never started.
     assert "Install HAProxy from the distribution" not in output, output
+
+
+def test_keepalived_configuration_renders_for_two_gateways(tmp_path: Path) -> None:
+    """The floating address is not tested live here: its configuration is rendered for two gateways and read back."""
+    role = REPO / "roles" / "haproxy"
+    dest = tmp_path / "keepalived.conf"
+    play = [
+        {
+            "name": "Render the keepalived configuration of the haproxy role",
+            "hosts": "gw-2",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"llm_infra_credentials_dir": str(tmp_path / "credentials")},
+            "tasks": [
+                {"name": "Load the role's defaults", "ansible.builtin.include_vars": str(role / "defaults" / "main.yml")},
+                {"name": "Load the role's internal variables", "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
+                {
+                    "name": "Render the configuration",
+                    "ansible.builtin.template": {
+                        "src": str(role / "templates" / "etc" / "keepalived" / "keepalived.conf.j2"),
+                        "dest": str(dest),
+                        "mode": "0600",
+                    },
+                },
+            ],
+        }
+    ]
+    inventory = {
+        "gateway": {
+            "hosts": {
+                "gw-1": {"llm_infra_private_address": "10.0.0.11"},
+                "gw-2": {"llm_infra_private_address": "10.0.0.12"},
+            }
+        }
+    }
+    extra = {"haproxy_vip_address": "10.0.0.100", "haproxy_vip_interface": "ens3", "ansible_facts": {}}
+    result = run_playbook(tmp_path, play, inventory=inventory, extra_vars=extra, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = dest.read_text()
+    assert "unicast_src_ip 10.0.0.12" in text
+    assert "10.0.0.11" in text.split("unicast_peer {", 1)[1].split("}", 1)[0]
+    assert "priority 199" in text  # second gateway in group order
+    assert "10.0.0.100/24 dev ens3" in text
+    assert "auth_pass " in text and len(text.split("auth_pass ", 1)[1].split()[0]) == 8
