@@ -60,6 +60,10 @@ def target_from_declaration(host, address, declaration):
     }
     if auth == "bearer":
         target["credential"] = str(metrics.get("credential", "%s/metrics-token" % service))
+        # `token: minio_jwt`: the bearer token is MinIO's JWT signed with the credential of user `username`.
+        target["token"] = str(metrics.get("token", "credential"))
+        if "username" in metrics:
+            target["username"] = str(metrics["username"])
     elif auth == "basic":
         target["credential"] = str(metrics.get("credential", "%s/metrics-password" % service))
         target["username"] = str(metrics.get("username", "prometheus"))

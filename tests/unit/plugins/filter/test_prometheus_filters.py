@@ -8,7 +8,10 @@ from ansible_collections.llm_infra.cluster.plugins.filter.prometheus_rules impor
     prometheus_rule_problems,
     prometheus_rules_for,
 )
-from ansible_collections.llm_infra.cluster.plugins.filter.prometheus_targets import prometheus_targets_from_facts
+from ansible_collections.llm_infra.cluster.plugins.filter.prometheus_targets import (
+    prometheus_targets_from_facts,
+    target_from_declaration,
+)
 
 GOOD = """groups:
   - name: g
@@ -94,3 +97,17 @@ def test_targets_from_declarations():
     assert by_job["llama_cpp"]["scheme"] == "http"
     assert by_job["prometheus"]["username"] == "admin"
     assert by_job["prometheus"]["credential"] == "prometheus/web-admin"
+
+
+def test_minio_declares_a_jwt_signed_by_its_metrics_user():
+    declaration = {
+        "name": "minio",
+        "metrics": {"scheme": "https", "port": 9000, "path": "/minio/v2/metrics/cluster", "auth": "bearer",
+                    "token": "minio_jwt", "username": "prometheus", "credential": "minio/prometheus"},
+    }
+    target = target_from_declaration("st-1", "10.0.0.6", declaration)
+    assert target["token"] == "minio_jwt"
+    assert target["username"] == "prometheus"
+    assert target["credential"] == "minio/prometheus"
+    plain = target_from_declaration("st-1", "10.0.0.6", {"name": "x", "metrics": {"port": 1, "auth": "bearer"}})
+    assert plain["token"] == "credential" and "username" not in plain
