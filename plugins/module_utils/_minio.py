@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - reported by the modules
     MINIO_IMPORT_ERROR = exc
     MinioAdminException = S3Error = Exception
 
-# Options every minio_* and model_publish module takes (documented in each module's DOCUMENTATION).
+# Options every minio_* and model_publish module takes (documented once in plugins/doc_fragments/minio.py).
 CONNECTION_SPEC = dict(
     endpoint=dict(type="str", required=True),
     access_key=dict(type="str", required=True, no_log=True),

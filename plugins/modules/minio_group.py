@@ -34,30 +34,8 @@ options:
     type: str
     default: present
     choices: [present, absent]
-  endpoint:
-    description: S3 endpoint URL, C(https://host:port) (C(http://) only for tests without TLS).
-    type: str
-    required: true
-  access_key:
-    description: Access key of the user that acts (the root user for the admin modules).
-    type: str
-    required: true
-  secret_key:
-    description: Secret key of that user.
-    type: str
-    required: true
-  ca_cert:
-    description: CA bundle that verifies the server certificate; empty uses the system trust store.
-    type: path
-    default: ""
-  region:
-    description: Region the server expects.
-    type: str
-    default: us-east-1
-  timeout:
-    description: Seconds to wait for each request.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - llm_infra.cluster.minio
 attributes:
   check_mode:
     support: full

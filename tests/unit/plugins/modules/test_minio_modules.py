@@ -274,3 +274,17 @@ def test_group_created_with_members_and_policies():
     assert minio_group.ensure_group(admin, params, False) == []
     with pytest.raises(ValueError, match="at least one member"):
         minio_group.ensure_group(admin, {"name": "empty", "members": [], "policies": None, "state": "present"}, False)
+
+
+def test_connection_doc_fragment_matches_the_shared_spec():
+    import yaml
+
+    from ansible_collections.llm_infra.cluster.plugins.doc_fragments.minio import ModuleDocFragment
+    from ansible_collections.llm_infra.cluster.plugins.module_utils._minio import CONNECTION_SPEC
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert set(documented) == set(CONNECTION_SPEC)
+    for name, spec in CONNECTION_SPEC.items():
+        assert documented[name]["type"] == spec["type"], name
+        assert documented[name].get("required", False) == spec.get("required", False), name
+        assert documented[name].get("default") == spec.get("default"), name
