@@ -19,6 +19,8 @@ mkdir -p "$here/wheels" "$here/assets"
   --python-version "$TARGET_PYTHON" --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
   --platform manylinux2014_x86_64 --platform any \
   "ansible-core==$ANSIBLE_CORE_VERSION" netaddr "gguf==$GGUF_VERSION"
+# Wheels the GPU machine's Python already has are left out to keep what travels small (numpy alone is 16 MB).
+for name in ${PROVIDED_WHEELS:-numpy}; do rm -f "$here/wheels/$name"-*.whl; done
 
 # The collections the role's build and configure tasks call (ansible-core carries only ansible.builtin).
 site="$("$PYTHON" -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__path__[0]))')"

@@ -18,6 +18,8 @@ WORK="${GPU_WORK:-/tmp/llama-gpu-work}"
 PYTHON="${PYTHON:-python3}"
 REF_PP512="${REF_PP512:-11000}"
 REF_TG128="${REF_TG128:-340}"
+# GPU_CHECK_CPU=1 rehearses the whole script on a CPU machine: CPU build, the tiny model, no layers on a GPU.
+CPU_ONLY="${GPU_CHECK_CPU:-0}"
 mkdir -p "$OUT" "$WORK"
 START=$(date +%s)
 declare -A STEP
@@ -25,7 +27,22 @@ step() { STEP[$1]=$(( $(date +%s) - ${2} )); echo "== $1: ${STEP[$1]} s"; }
 log() { echo "== $*" | tee -a "$OUT/run.log"; }
 
 [ -d "$HERE/wheels" ] && [ -f "$HERE/assets/source.env" ] || { echo "run tests/gpu/prepare.sh first (wheels/assets missing)" >&2; exit 2; }
-nvidia-smi -q -x > "$OUT/nvidia-smi.xml" || { echo "nvidia-smi failed: no GPU here" >&2; exit 2; }
+if [ "$CPU_ONLY" = 1 ]; then
+  PRESET=tiny NGL=0
+else
+  PRESET=llama2-7b NGL=99
+  nvidia-smi -q -x > "$OUT/nvidia-smi.xml" || { echo "nvidia-smi failed: no GPU here (GPU_CHECK_CPU=1 rehearses on a CPU)" >&2; exit 2; }
+  # nvcc where the role expects it, else wherever PATH has it.
+  NVCC="$(command -v nvcc || true)"
+  if [ ! -x /usr/local/cuda/bin/nvcc ] && [ -n "$NVCC" ]; then export LLAMA_CPP_CUDA_HOME="$(dirname "$(dirname "$NVCC")")"; fi
+fi
+{
+  echo "machine: $(nproc) cores, $(uname -r)"
+  nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null || echo "no GPU"
+  "${LLAMA_CPP_CUDA_HOME:-/usr/local/cuda}/bin/nvcc" --version 2>/dev/null | tail -1 || true
+  gcc --version | head -1; cmake --version | head -1
+  [ -f /usr/include/openssl/ssl.h ] && echo "OpenSSL headers: present" || echo "OpenSSL headers: absent (llama-server is built without TLS)"
+} | tee "$OUT/environment.txt"
 
 # 1. Ansible and gguf from the carried wheels.
 t=$(date +%s)
@@ -41,8 +58,11 @@ export PYTHONPATH="$SITE" ANSIBLE_COLLECTIONS_PATH="$COLL" ANSIBLE_CONFIG="$REPO
   ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_NOCOLOR=1
 # shellcheck disable=SC1091
 . "$HERE/assets/source.env"
-export LLAMA_CPP_SOURCE="$HERE/assets/llama-cpp-src.tar.gz" LLAMA_CPP_SOURCE_SHA256 LLAMA_CPP_SOURCE_SUBDIR GPU_WORK="$WORK"
-playbook() { "$PYTHON" "$SITE/bin/ansible-playbook" -i localhost, "$HERE/gpu.yml" "$@"; }
+export LLAMA_CPP_SOURCE="$HERE/assets/llama-cpp-src.tar.gz" LLAMA_CPP_SOURCE_SHA256 LLAMA_CPP_SOURCE_SUBDIR GPU_WORK="$WORK" \
+  GPU_CHECK_CPU="$CPU_ONLY"
+PYTHON="$(command -v "$PYTHON")"
+# Modules run under the same interpreter as Ansible (its packages come from PYTHONPATH); no discovery.
+playbook() { "$PYTHON" "$SITE/bin/ansible-playbook" -i localhost, -e "ansible_python_interpreter=$PYTHON" "$HERE/gpu.yml" "$@"; }
 step setup "$t"
 
 # 2. Model writer in the background (one core), CUDA build in the foreground (all cores).
@@ -52,7 +72,7 @@ F16="$WORK/llama2-7b-f16.gguf"
 MODEL="$MODELS/llama2-7b-q4_0.gguf"
 t=$(date +%s)
 if [ ! -s "$F16" ] && [ ! -s "$MODEL" ]; then
-  ( "$PYTHON" "$HERE/write_llama_gguf.py" "$F16.tmp" --preset llama2-7b --f16 --name llama2-7b-random && mv "$F16.tmp" "$F16" ) \
+  ( "$PYTHON" "$HERE/write_llama_gguf.py" "$F16.tmp" --preset "$PRESET" --ctx 4096 --f16 --name llama2-7b-random && mv "$F16.tmp" "$F16" ) \
     > "$OUT/writer.log" 2>&1 &
   WRITER=$!
 fi
@@ -78,7 +98,7 @@ step quantize "$t"
 
 # 3. llama-bench: pp512 and tg128, 5 repetitions, every layer on the GPU, flash attention on.
 t=$(date +%s)
-"$BIN/llama-bench" -m "$MODEL" -p 512 -n 128 -r 5 -ngl 99 -fa 1 -o json > "$OUT/bench.json" 2> "$OUT/bench.log"
+"$BIN/llama-bench" -m "$MODEL" -p 512 -n 128 -r 5 -ngl "$NGL" -fa 1 -o json > "$OUT/bench.json" 2> "$OUT/bench.log"
 step llama_bench "$t"
 
 # 4. The role's rendered command line, started by hand (no systemd in this container).
@@ -117,18 +137,28 @@ set -a
 # shellcheck disable=SC1091
 . /etc/llama-cpp/bench.env
 set +a
+SCHEME=https
+if ! "$BIN/llama-server" --help 2>&1 | grep -q -- --ssl-key-file; then
+  # Built without OpenSSL (no headers on this machine): the same command line minus the two TLS options.
+  SCHEME=http
+  LLAMA_SERVER_ARGS="$(echo "$LLAMA_SERVER_ARGS" | sed -E 's/--ssl-(key|cert)-file [^ ]+//g')"
+fi
 echo "$BIN/llama-server $LLAMA_SERVER_ARGS" > "$OUT/llama-server.cmdline"
 # shellcheck disable=SC2086
 "$BIN/llama-server" $LLAMA_SERVER_ARGS > "$OUT/llama-server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
-"$PYTHON" - "$OUT/chat.json" <<'PY'
-import json, ssl, sys, time, urllib.error, urllib.request
+"$PYTHON" - "$OUT/chat.json" "$SCHEME" "$SERVER" <<'PY'
+import json, os, ssl, sys, time, urllib.error, urllib.request
 ctx = ssl.create_default_context(cafile="/etc/llm-infra/tls/ca.crt")
 key = open("/etc/llama-cpp/api-key").read().strip()
-base = "https://127.0.0.1:8443"
+base = sys.argv[2] + "://127.0.0.1:8443"
 deadline = time.time() + 180
 while True:
+    try:
+        os.kill(int(sys.argv[3]), 0)
+    except OSError:
+        sys.exit("llama-server exited, see llama-server.log")
     try:
         if urllib.request.urlopen(base + "/health", context=ctx, timeout=5).status == 200:
             break
@@ -145,7 +175,7 @@ start = time.time()
 answer = json.load(urllib.request.urlopen(req, context=ctx, timeout=120))
 wall = time.time() - start
 tokens = answer["usage"]["completion_tokens"]
-result = {"completion_tokens": tokens, "wall_s": round(wall, 3), "wall_tokens_per_s": round(tokens / wall, 1),
+result = {"scheme": sys.argv[2], "completion_tokens": tokens, "wall_s": round(wall, 3), "wall_tokens_per_s": round(tokens / wall, 1),
           "server_predicted_per_second": round(answer.get("timings", {}).get("predicted_per_second", 0), 1),
           "server_prompt_per_second": round(answer.get("timings", {}).get("prompt_per_second", 0), 1)}
 json.dump(result, open(sys.argv[1], "w"), indent=2)
@@ -166,12 +196,13 @@ def pick(n_prompt, n_gen):
 rows = [("pp512", pick(512, 0), ref_pp), ("tg128", pick(0, 128), ref_tg)]
 chat = json.load(open(os.path.join(out, "chat.json")))
 print()
-print("llama.cpp on %s (build %s, CUDA sm_90)" % (bench[0].get("gpu_info", "?"), bench[0].get("build_number", "?")))
+print("llama.cpp on %s (build %s, %s)" % (bench[0].get("gpu_info") or bench[0].get("cpu_info", "?"), bench[0].get("build_number", "?"),
+      bench[0].get("backends", "?")))
 print("%-8s %14s %14s %8s" % ("test", "t/s (mean)", "reference", "ratio"))
 for name, row, ref in rows:
     print("%-8s %8.1f ± %-4.1f %14.0f %7.2fx" % (name, row["avg_ts"], row["stddev_ts"], ref, row["avg_ts"] / ref))
-print("server chat: %d tokens, %.1f t/s (server), %.1f t/s (wall), layers on GPU: %s"
-      % (chat["completion_tokens"], chat["server_predicted_per_second"], chat["wall_tokens_per_s"], offload))
+print("server chat over %s: %d tokens, %.1f t/s (server), %.1f t/s (wall), layers on GPU: %s"
+      % (chat["scheme"], chat["completion_tokens"], chat["server_predicted_per_second"], chat["wall_tokens_per_s"], offload))
 print("build %s s, total %s s" % (build, total))
 json.dump({"bench": [{"test": n, "avg_ts": r["avg_ts"], "stddev_ts": r["stddev_ts"], "reference": ref} for n, r, ref in rows],
            "chat": chat, "build_s": int(build), "total_s": int(total), "offload": offload},
