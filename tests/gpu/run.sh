@@ -181,7 +181,8 @@ result = {"scheme": sys.argv[2], "completion_tokens": tokens, "wall_s": round(wa
 json.dump(result, open(sys.argv[1], "w"), indent=2)
 assert tokens > 0, answer
 PY
-grep -q "offloaded 33/33 layers to GPU" "$OUT/llama-server.log" && OFFLOAD=all || OFFLOAD="$(grep -o 'offloaded [0-9]*/[0-9]* layers to GPU' "$OUT/llama-server.log" || echo unknown)"
+# This llama-server logs no per-layer offload line: report what the rendered command line asked for.
+OFFLOAD="$(grep -o -- '--n-gpu-layers [^ ]*' "$OUT/llama-server.cmdline" | cut -d' ' -f2)"
 step server_chat "$t"
 
 # Table.
