@@ -35,6 +35,7 @@ class Side:
         parts = urlsplit(url)
         self.name, self.host, self.port, self.key, self.context = name, parts.hostname, parts.port or 443, key, context
         self.conn = None
+        self.reconnects = 0
 
     def connect(self):
         conn = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=120)
@@ -49,10 +50,18 @@ class Side:
             self.conn = self.connect()
             if not fresh:
                 start = time.perf_counter()
+        headers = {"Authorization": "Bearer " + self.key, "Content-Type": "application/json"}
+        try:
+            self.conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (ssl.SSLError, ConnectionError, http.client.RemoteDisconnected):
+            # llama-server closes the connection after every streamed response: reconnect, and count the time.
+            self.reconnects += 1
+            self.conn.close()
+            self.conn = self.connect()
+            self.conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+            response = self.conn.getresponse()
         conn = self.conn
-        conn.request("POST", "/v1/chat/completions", body=body,
-                     headers={"Authorization": "Bearer " + self.key, "Content-Type": "application/json"})
-        response = conn.getresponse()
         if response.status != 200:
             raise RuntimeError("%s: HTTP %d %s" % (self.name, response.status, response.read()[:200]))
         first = None
@@ -72,8 +81,14 @@ class Side:
                 tokens += 1
                 if first is None:
                     first = time.perf_counter()
-        # Drain the chunked terminator so the connection can be reused.
-        response.read()
+        # The lines were read past the chunked decoder: consume the last-chunk marker and the final CRLF by hand,
+        # then mark the response done so the connection can carry the next request.
+        while True:
+            line = response.fp.readline()
+            if not line or line.strip() == b"0":
+                break
+        response.fp.readline()
+        response.close()
         end = time.perf_counter()
         if fresh:
             conn.close()
@@ -130,7 +145,9 @@ def main():
                        "messages": [{"role": "user", "content": args.prompt}]})
     report = {}
     for mode in args.modes.split(","):
+        direct.reconnects = gateway.reconnects = 0
         report[mode] = summarize(run_mode(direct, gateway, body, args.requests, mode == "fresh", args.warmup))
+        report[mode].update(reconnects_direct=direct.reconnects, reconnects_gateway=gateway.reconnects)
     print("%-10s %8s %12s %12s %12s %12s %10s" % ("mode", "req/side", "ttft direct", "ttft gw", "added p50", "added p99", "tput ratio"))
     for mode, s in report.items():
         print("%-10s %8d %10.2fms %10.2fms %10.3fms %10.3fms %10.4f" % (
