@@ -64,3 +64,22 @@ def test_installed_collections_satisfy_the_declared_ranges():
         with open(manifest, encoding="utf-8") as handle:
             version = json.load(handle)["collection_info"]["version"]
         assert meets_requirements(version, spec), "%s %s is outside %s" % (name, version, spec)
+
+
+@pytest.mark.parametrize("inventory", ["sandbox", "example"])
+def test_site_playbook_parses_against_each_shipped_inventory(inventory):
+    """Every shipped inventory loads (group_vars included) and site.yml with its imports parses against it."""
+    import subprocess
+
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    bin_dir = os.path.dirname(__import__("sys").executable)
+    path = os.path.join(REPO, "inventories", inventory)
+    graph = subprocess.run([os.path.join(bin_dir, "ansible-inventory"), "-i", path, "--graph"],
+                           capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert graph.returncode == 0, graph.stderr
+    for group in ("vault", "storage", "serving", "gateway", "monitoring"):
+        assert "@%s:" % group in graph.stdout, "%s inventory has no %s group:\n%s" % (inventory, group, graph.stdout)
+    check = subprocess.run([os.path.join(bin_dir, "ansible-playbook"), "-i", path, "--syntax-check",
+                            os.path.join(REPO, "playbooks", "site.yml")],
+                           capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
