@@ -74,7 +74,7 @@ def test_site_playbook_parses_against_each_shipped_inventory(inventory):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
     bin_dir = os.path.dirname(__import__("sys").executable)
     path = os.path.join(REPO, "inventories", inventory)
-    graph = subprocess.run([os.path.join(bin_dir, "ansible-inventory"), "-i", path, "--graph"],
+    graph = subprocess.run([os.path.join(bin_dir, "ansible-inventory"), "-i", path, "--graph", "--vars"],
                            capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert graph.returncode == 0, graph.stderr
     for group in ("vault", "storage", "serving", "gateway", "monitoring"):
