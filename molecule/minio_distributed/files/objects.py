@@ -46,17 +46,27 @@ elif action == "heal":
     # The SDK has no heal call; its request signer takes any admin path.
     command = types.SimpleNamespace(value="heal/resilience")
     opts = {"recursive": True, "dryRun": False, "remove": False, "scanMode": 1}
-    started = json.loads(admin._url_open(method="POST", command=command, query_params={"forceStart": "true"},
-                                         body=json.dumps(opts).encode()).data)
-    status, items = {}, 0
-    for _ in range(60):
-        time.sleep(2)
-        status = json.loads(admin._url_open(method="POST", command=command,
-                                            query_params={"clientToken": started["clientToken"]}, body=b"").data)
-        items += len(status.get("Items") or [])
-        if status.get("Summary") in ("finished", "stopped"):
+    # A node that just came back may still count as offline on the node running the heal: such a heal finishes
+    # without writing to it. Heal again until no drive of any healed item is reported offline afterwards.
+    for attempt in range(1, 11):
+        started = json.loads(admin._url_open(method="POST", command=command, query_params={"forceStart": "true"},
+                                             body=json.dumps(opts).encode()).data)
+        status, items, offline = {}, 0, 0
+        for _ in range(60):
+            time.sleep(2)
+            status = json.loads(admin._url_open(method="POST", command=command,
+                                                query_params={"clientToken": started["clientToken"]}, body=b"").data)
+            for item in status.get("Items") or []:
+                items += 1
+                offline += sum(1 for drive in (item.get("after") or {}).get("drives") or []
+                               if drive.get("state") == "offline")
+            if status.get("Summary") in ("finished", "stopped"):
+                break
+        if status.get("Summary") == "finished" and offline == 0:
             break
-    print(json.dumps({"summary": status.get("Summary"), "items": items, "detail": status.get("Detail", "")}))
+        time.sleep(3)
+    print(json.dumps({"summary": status.get("Summary"), "items": items, "offline_after": offline,
+                      "attempts": attempt, "detail": status.get("Detail", "")}))
 else:
     bad = []
     for key, digest in sorted(known.items()):
