@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 # Scenarios that `make test` leaves out until they have passed on the CI machine; run them with
 # `make molecule SCENARIOS="..."`. The sandbox deploy of `make test` still exercises their roles end to end.
-SCENARIOS_ON_REQUEST ?= minio_distributed
+SCENARIOS_ON_REQUEST ?=
 SCENARIOS ?= $(filter-out $(SCENARIOS_ON_REQUEST),$(ALL_SCENARIOS))
 
 .PHONY: test-artifacts help venv engine sandbox sandbox-destroy test lint argspecs unit molecule sandbox-test
