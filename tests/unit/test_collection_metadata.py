@@ -4,6 +4,8 @@ import glob
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -69,10 +71,8 @@ def test_installed_collections_satisfy_the_declared_ranges():
 @pytest.mark.parametrize("inventory", ["sandbox", "example"])
 def test_site_playbook_parses_against_each_shipped_inventory(inventory):
     """Every shipped inventory loads (group_vars included) and site.yml with its imports parses against it."""
-    import subprocess
-
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    bin_dir = os.path.dirname(__import__("sys").executable)
+    bin_dir = os.path.dirname(sys.executable)
     path = os.path.join(REPO, "inventories", inventory)
     graph = subprocess.run([os.path.join(bin_dir, "ansible-inventory"), "-i", path, "--graph", "--vars"],
                            capture_output=True, text=True, env=env, cwd=REPO, check=False)
