@@ -4,43 +4,8 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: haproxy_backends
-author: llm-infra maintainers
-version_added: 0.3.0
-short_description: Group serving instances into one HAProxy backend per model
-description:
-  - Takes the serving instances published by the serving roles (each C(model), C(address), C(port),
-    C(health_path), C(api_key_credential), and C(host) when the playbook added the inventory name) and returns
-    one backend per model with its servers, in model order. Model aliases point extra names at a served model.
-  - Companion filters in the same file; C(haproxy_serving_instances(hostvars, hosts, fact)) collects the
-    instances of a local fact from several hosts and adds C(host); C(haproxy_gateway_problems(api_keys,
-    instances, aliases, requests_per_minute, max_concurrent)) returns every input problem as a message naming
-    the variable.
-options:
-  _input:
-    description: Serving instances.
-    type: list
-    elements: dict
-    required: true
-  aliases:
-    description: Extra model names (key) that route to a served model (value).
-    type: dict
-    default: {}
-"""
-
-EXAMPLES = r"""
-- name: Show the backends
-  ansible.builtin.debug:
-    msg: "{{ haproxy_llm_backends | llm_infra.cluster.haproxy_backends(haproxy_model_aliases) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: Backends, each C(name), C(model), C(aliases), C(health_path), C(api_key_credential) and C(servers).
-  type: list
-  elements: dict
-"""
+# Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
+# haproxy_backends.yml, haproxy_gateway_problems.yml, haproxy_serving_instances.yml.
 
 import re
 

@@ -4,40 +4,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: pki_sans_denied
-author: llm-infra maintainers
-version_added: 0.2.0
-short_description: SANs a Vault or OpenBao PKI role would refuse to sign
-description:
-  - Applies the name policy of a PKI role (C(allowed_domains), C(allow_bare_domains), C(allow_subdomains),
-    C(allow_localhost), C(allow_ip_sans), C(allow_any_name)) to requested SANs, with Vault's defaults for unset keys,
-    and returns the refused ones in request order. Glob domains are not supported and never match.
-  - Lets a play fail before it generates a key or a request, with a message that names the variable.
-options:
-  _input:
-    description: Requested SANs, host names or IP addresses.
-    type: list
-    elements: str
-    required: true
-  role:
-    description: The PKI role, as in the vault role's C(vault_pki_roles).
-    type: dict
-    required: true
-"""
-
-EXAMPLES = r"""
-- name: Refuse names the server role does not allow
-  ansible.builtin.assert:
-    that: pki_certificate_sans | llm_infra.cluster.pki_sans_denied(vault_pki_roles[0]) | length == 0
-"""
-
-RETURN = r"""
-_value:
-  description: The refused SANs.
-  type: list
-  elements: str
-"""
+# Documented in pki_sans_denied.yml next to this file: one file per filter, so that each gets its own ansible-doc page.
 
 import ipaddress
 

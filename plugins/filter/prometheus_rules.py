@@ -1,21 +1,11 @@
+# Copyright: llm-infra contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Filters for Prometheus alert rule files and scrape targets (llm_infra.cluster.prometheus role, monitoring playbook)."""
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: prometheus_rule_problems
-short_description: List what is wrong with a Prometheus rule file before it reaches a host
-version_added: 0.1.0
-description:
-  - Parses the text of a rule file and returns a list of problems (empty when the file looks valid)
-    - YAML that does not parse, no C(groups) list, a group without a name or rules, a rule without C(alert) or
-    C(record), a rule without C(expr). promtool checks the expressions on the host.
-options:
-  _input:
-    description: Text of the rule file.
-    type: str
-    required: true
-"""
+# Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
+# prometheus_rule_problems.yml, prometheus_rules_for.yml.
 
 import re
 

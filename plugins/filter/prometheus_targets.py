@@ -1,28 +1,11 @@
+# Copyright: llm-infra contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Build Prometheus scrape targets from the service declarations of base's declare_service (contracts.md §2)."""
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: prometheus_targets_from_facts
-short_description: Scrape targets from the llm_infra_service_* local facts of inventory hosts
-version_added: 0.1.0
-description:
-  - Reads C(ansible_local['llm_infra_service_<name>']) of every given host and returns one target per declaration
-    that has a C(metrics) entry, in the form the prometheus role takes as C(prometheus_targets).
-  - Credentials follow one naming rule, the convention every role declaring metrics follows, bearer token
-    C(<service>/metrics-token), basic password C(<service>/metrics-password) (user C(prometheus)), unless the
-    declaration names C(credential) (and C(username)).
-options:
-  _input:
-    description: Inventory host names.
-    type: list
-    elements: str
-    required: true
-  hostvars:
-    description: The play's C(hostvars).
-    type: dict
-    required: true
-"""
+# Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
+# prometheus_targets_from_facts.yml.
 
 FACT_PREFIX = "llm_infra_service_"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: credential
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Return a generated secret, creating it once in Vault KV or the controller-side credentials store
 description:
@@ -137,7 +137,7 @@ def generate(length, chars):
     if length < 16:
         raise AnsibleLookupError("credential length must be at least 16, got %d" % length)
     alphabet = ALPHABETS[chars]
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return "".join(secrets.choice(alphabet) for dummy in range(length))
 
 
 def _makedirs_private(path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: minio_prometheus_token
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Bearer token for MinIO's Prometheus metrics (MINIO_PROMETHEUS_AUTH_TYPE=jwt)
 description:

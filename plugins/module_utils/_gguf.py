@@ -69,11 +69,11 @@ class _Reader:
             item_type = self.scalar("I")
             length = self.scalar("Q")
             if length <= MAX_ARRAY:
-                return [self.value(item_type) for _ in range(length)]
+                return [self.value(item_type) for dummy in range(length)]
             if item_type in _SCALARS:
                 self.skip(length * struct.calcsize(_SCALARS[item_type]))
             else:
-                for _ in range(length):
+                for dummy in range(length):
                     self.value(item_type)
             return {"array_length": length}
         raise GGUFError("unknown value type %d" % vtype)
@@ -99,7 +99,7 @@ def read_metadata(path):
         tensor_count = reader.scalar("Q")
         kv_count = reader.scalar("Q")
         metadata = {}
-        for _ in range(kv_count):
+        for dummy in range(kv_count):
             key = reader.string()
             metadata[key] = reader.value(reader.scalar("I"))
     return {"version": version, "tensor_count": tensor_count, "metadata": metadata}

@@ -12,7 +12,8 @@ try:
     import urllib3
     from minio import Minio, MinioAdmin
     from minio.credentials import StaticProvider
-    from minio.error import MinioAdminException, S3Error
+    # S3Error is for the modules, which import it from here so that it exists without the SDK too.
+    from minio.error import MinioAdminException, S3Error  # pylint: disable=unused-import
 
     HAS_MINIO = True
     MINIO_IMPORT_ERROR = None

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: gguf_info
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Read the metadata header of a GGUF model file
 description:
-  - Reads only the key/value header of a GGUF (version 2 or 3) file, never the tensor data, with the Python
+  - "Reads only the key/value header of a GGUF (version 2 or 3) file, never the tensor data, with the Python
     standard library. Run it on the controller (C(delegate_to: localhost)) to check a model before it is
-    copied anywhere, or on a host for a staged model.
+    copied anywhere, or on a host for a staged model."
   - Changes nothing; supports check mode.
 options:
   path:
@@ -27,6 +27,7 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads the file, changes nothing.
 """
 
 EXAMPLES = r"""
@@ -91,7 +92,7 @@ from ansible_collections.llm_infra.cluster.plugins.module_utils._gguf import GGU
 
 def main():
     module = AnsibleModule(
-        argument_spec={"path": {"type": "path", "required": True}, "keys": {"type": "list", "elements": "str", "default": []}},
+        argument_spec={"path": {"type": "path", "required": True}, "keys": {"type": "list", "elements": "str", "default": [], "no_log": False}},
         supports_check_mode=True,
     )
     path = module.params["path"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: minio_bucket
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Manage a MinIO bucket, its versioning and lifecycle rules
 description:
@@ -73,7 +73,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llm_infra.cluster.plugins.module_utils._minio import (
     CONNECTION_SPEC, bucket_name_problem, build_lifecycle, lifecycle_rule_dicts, require_sdk,
     s3_client, wanted_rule_dicts)
-
 
 
 def ensure_bucket(client, params, check_mode):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: minio_group
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Manage a MinIO group and the policies attached to it
 description:
@@ -69,7 +69,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llm_infra.cluster.plugins.module_utils._minio import (
     CONNECTION_SPEC, admin_client, admin_not_found, require_sdk, split_policies)
-
 
 
 def ensure_group(admin, params, check_mode):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: minio_policy
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Manage a MinIO IAM policy through the admin API
 description:
@@ -65,7 +65,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llm_infra.cluster.plugins.module_utils._minio import (
     CONNECTION_SPEC, admin_client, admin_not_found, normalize_policy, policy_from_admin, require_sdk)
-
 
 
 def ensure_policy(admin, params, check_mode):

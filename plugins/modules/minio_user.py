@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: minio_user
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Manage a MinIO user, its secret key, policies and groups
 description:

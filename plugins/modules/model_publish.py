@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: model_publish
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Publish a model file into an S3 (MinIO) bucket with its sha256 as object metadata
 description:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: nvidia_gpu_facts
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Report the NVIDIA GPUs of a host, with compute capability and memory
 description:
@@ -23,6 +23,7 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Runs C(nvidia-smi), changes nothing.
 """
 
 EXAMPLES = r"""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: vault_state
-author: llm-infra maintainers
+author: llm-infra maintainers (!UNKNOWN)
 version_added: 0.2.0
 short_description: Ensure a Vault or OpenBao API path holds the given values (read, compare, write)
 description:
