@@ -129,7 +129,7 @@ def table(summary, args):
         ("ITL p50 / p99 ms", "%s / %s" % (summary["itl_ms_p50"], summary["itl_ms_p99"])),
         ("ITL mean ms", summary["itl_ms_mean"]),
     ]
-    width = max(len(name) for name, _ in rows)
+    width = max(len(name) for name, dummy in rows)
     return "\n".join("%-*s  %s" % (width, name, value) for name, value in rows)
 
 
@@ -172,7 +172,7 @@ def main(argv=None):
                 with lock:
                     errors.append("%s: %s" % (type(exc).__name__, exc))
 
-    threads = [threading.Thread(target=worker) for _ in range(max(1, args.concurrency))]
+    threads = [threading.Thread(target=worker) for dummy in range(max(1, args.concurrency))]
     start = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -97,7 +97,7 @@ class Side:
 
 
 def run_mode(direct, gateway, body, requests, fresh, warmup):
-    for _ in range(warmup):
+    for dummy in range(warmup):
         direct.run(body, fresh)
         gateway.run(body, fresh)
     results = {"direct": [], "gateway": []}
@@ -111,8 +111,11 @@ def run_mode(direct, gateway, body, requests, fresh, warmup):
 def summarize(results):
     d, g = results["direct"], results["gateway"]
     diffs = [(b["ttft"] - a["ttft"]) * 1000 for a, b in zip(d, g)]
-    # Throughput: streamed tokens over the whole request time, each side summed.
-    rate = lambda rs: sum(r["tokens"] for r in rs) / sum(r["total"] for r in rs)
+
+    def rate(rs):
+        """Throughput: streamed tokens over the whole request time, each side summed."""
+        return sum(r["tokens"] for r in rs) / sum(r["total"] for r in rs)
+
     return {
         "requests_per_side": len(d),
         "tokens_per_request": statistics.mean(r["tokens"] for r in d),

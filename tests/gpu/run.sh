@@ -34,7 +34,7 @@ else
   nvidia-smi -q -x > "$OUT/nvidia-smi.xml" || { echo "nvidia-smi failed: no GPU here (GPU_CHECK_CPU=1 rehearses on a CPU)" >&2; exit 2; }
   # nvcc where the role expects it, else wherever PATH has it.
   NVCC="$(command -v nvcc || true)"
-  if [ ! -x /usr/local/cuda/bin/nvcc ] && [ -n "$NVCC" ]; then export LLAMA_CPP_CUDA_HOME="$(dirname "$(dirname "$NVCC")")"; fi
+  if [ ! -x /usr/local/cuda/bin/nvcc ] && [ -n "$NVCC" ]; then LLAMA_CPP_CUDA_HOME="$(dirname "$(dirname "$NVCC")")"; export LLAMA_CPP_CUDA_HOME; fi
 fi
 {
   echo "machine: $(nproc) cores, $(uname -r)"
@@ -62,7 +62,7 @@ export LLAMA_CPP_SOURCE="$HERE/assets/llama-cpp-src.tar.gz" LLAMA_CPP_SOURCE_SHA
   GPU_CHECK_CPU="$CPU_ONLY"
 PYTHON="$(command -v "$PYTHON")"
 # Modules run under the same interpreter as Ansible (its packages come from PYTHONPATH); no discovery.
-playbook() { "$PYTHON" "$SITE/bin/ansible-playbook" -i localhost, -e "ansible_python_interpreter=$PYTHON" "$HERE/gpu.yml" "$@"; }
+playbook() { "$PYTHON" "$SITE/bin/ansible-playbook" -i localhost, -e "ansible_python_interpreter=$PYTHON" "$HERE/gpu.yml"; }
 step setup "$t"
 
 # 2. Model writer in the background (one core), CUDA build in the foreground (all cores).

@@ -59,4 +59,3 @@ def run_playbook(
         "COLUMNS": "1000",
     }
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-

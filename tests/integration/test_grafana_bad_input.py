@@ -159,7 +159,9 @@ def render_role(tmp_path: Path, role: str, extra: dict) -> Path:
                 {"name": "Read the vars", "ansible.builtin.include_vars": {"file": str(role_dir / "vars" / "main.yml")}},
                 {
                     "name": "Render",
-                    "ansible.builtin.template": {"src": str(role_dir / "templates") + "/{{ item.value }}", "dest": str(out) + "/{{ item.key }}", "mode": "0600"},
+                    "ansible.builtin.template": {
+                        "src": str(role_dir / "templates") + "/{{ item.value }}", "dest": str(out) + "/{{ item.key }}", "mode": "0600",
+                    },
                     "loop": "{{ templates | dict2items }}",
                 },
             ],

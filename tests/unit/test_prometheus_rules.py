@@ -27,7 +27,7 @@ def _artifacts_env() -> dict:
     if not env_file.exists():
         return {}
     pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    return {key: value for key, value in pairs}
+    return dict(pairs)
 
 
 def find_promtool() -> tuple[str | None, str]:

@@ -78,7 +78,10 @@ def test_key_problems_name_the_variable(keys, fragment):
     assert any(fragment in p for p in problems), problems
 
 
-@pytest.mark.parametrize(("rpm", "conc", "fragment"), [(0, 1, "haproxy_api_key_requests_per_minute"), (1, -2, "haproxy_api_key_max_concurrent"), ("x", 1, "got 'x'")])
+@pytest.mark.parametrize(
+    ("rpm", "conc", "fragment"),
+    [(0, 1, "haproxy_api_key_requests_per_minute"), (1, -2, "haproxy_api_key_max_concurrent"), ("x", 1, "got 'x'")],
+)
 def test_global_limits_must_be_positive(rpm, conc, fragment):
     assert any(fragment in p for p in haproxy_gateway_problems([], [instance()], {}, rpm, conc))
 

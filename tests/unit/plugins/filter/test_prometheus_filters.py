@@ -77,9 +77,14 @@ def test_targets_from_declarations():
             "llm_infra_private_address": "10.0.0.6",
             "ansible_facts": {
                 "ansible_local": {
-                    "llm_infra_service_minio": {"name": "minio", "metrics": {"scheme": "https", "port": 9000, "path": "/minio/v2/metrics/cluster", "auth": "bearer"}},
+                    "llm_infra_service_minio": {
+                        "name": "minio", "metrics": {"scheme": "https", "port": 9000, "path": "/minio/v2/metrics/cluster", "auth": "bearer"},
+                    },
                     "llm_infra_service_llama_cpp": {"name": "llama_cpp", "metrics": {"port": 8080, "auth": "bearer", "credential": "llama_cpp/api-key"}},
-                    "llm_infra_service_prometheus": {"name": "prometheus", "metrics": {"scheme": "https", "port": 9090, "auth": "basic", "username": "admin", "credential": "prometheus/web-admin"}},
+                    "llm_infra_service_prometheus": {
+                        "name": "prometheus",
+                        "metrics": {"scheme": "https", "port": 9090, "auth": "basic", "username": "admin", "credential": "prometheus/web-admin"},
+                    },
                 }
             },
         },

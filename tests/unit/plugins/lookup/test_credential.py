@@ -73,12 +73,12 @@ def values_from_forks(target, args, count):
     """Run `target(*args, queue)` in `count` forked processes, as Ansible forks would; return what they put."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, queue)) for _ in range(count)]
+    procs = [ctx.Process(target=target, args=(*args, queue)) for dummy in range(count)]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(30)
-    return [queue.get(timeout=5) for _ in procs]
+    return [queue.get(timeout=5) for dummy in procs]
 
 
 def test_concurrent_callers_get_one_value(tmp_path):
@@ -99,8 +99,8 @@ def test_lookup_through_ansible_uses_the_configured_store(tmp_path):
         "-e", "llm_infra_credentials_dir=%s" % store,
     ]
     outputs = []
-    for _ in range(2):
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    for dummy in range(2):
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         match = re.search(r'"?msg"?: "?([A-Za-z0-9]{32})\b', proc.stdout)
         assert match, proc.stdout
