@@ -21,6 +21,8 @@ description:
   - "Vault backend: the controller talks to the API of the first C(vault) host (O(vault_url)) with a token from an
     AppRole login as the automation role, whose role id and secret id live in the file store as
     C(vault/automation-role-id) and C(vault/automation-secret-id) (written by the vault role)."
+  - "One login per run: the token is shared by the forks of a run through C(vault/.automation-token) in the file store
+    (mode 0600), reused for at most 10 minutes and never beyond its lease; a token Vault refuses earns one fresh login."
   - "Migration without changing a working value: when KV lacks the secret but the file store has it, the file's
     value is written to KV; afterwards KV wins. A new secret is written with check-and-set C(cas=0), so when
     several forks race, one write succeeds and the others re-read and return that value."
@@ -100,12 +102,14 @@ _raw:
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import secrets
 import string
 import tempfile
+import time
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -121,6 +125,10 @@ ALPHABETS = {
 # The automation AppRole's credentials, written by the vault role into the file store.
 AUTOMATION_ROLE_ID = "vault/automation-role-id"
 AUTOMATION_SECRET_ID = "vault/automation-secret-id"
+# The automation token of the current run, shared by the forks of one ansible-playbook process tree (mode 0600,
+# in the private store beside the AppRole ids that can mint it anyway); reused for at most TOKEN_REUSE seconds.
+AUTOMATION_TOKEN_CACHE = "vault/.automation-token"
+TOKEN_REUSE = 600
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -201,16 +209,20 @@ def read_or_create(store, name, length=32, chars="ascii_letters_digits", create=
 class VaultKV:
     """The few KV v2 and AppRole calls the lookup needs, over Ansible's own HTTP client (no extra library)."""
 
-    # Tokens per (url, role id, secret id) for the life of this process: one login per fork, not one per lookup.
+    # Tokens per (url, role id, secret id) for the life of this process. Each task runs in a fresh fork, so forks
+    # also share the token through token_cache (a file): one login per run, not one per task and host.
     _tokens = {}
 
-    def __init__(self, url, ca_cert=None, mount="secret", prefix="llm-infra", timeout=30, token=None):
+    def __init__(self, url, ca_cert=None, mount="secret", prefix="llm-infra", timeout=30, token=None, token_cache=None):
         self.url = url.rstrip("/")
         self.ca_cert = ca_cert or None
         self.mount = mount.strip("/")
         self.prefix = prefix.strip("/")
         self.timeout = timeout
         self.token = token
+        self.token_cache = token_cache
+        self._login_args = None
+        self.logins = 0
 
     def request(self, method, path, data=None, token=True):
         headers = {"Content-Type": "application/json"}
@@ -240,21 +252,66 @@ class VaultKV:
             body = {"errors": [to_text(raw)[:200]]}
         return status, body
 
-    def login(self, role_id, secret_id):
+    def _cache_key(self, role_id, secret_id):
+        return hashlib.sha256(("%s\n%s\n%s" % (self.url, role_id, secret_id)).encode()).hexdigest()
+
+    def _cached_token(self, key):
+        try:
+            with open(self.token_cache) as handle:
+                entry = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(entry, dict) or entry.get("key") != key or float(entry.get("expires", 0)) <= time.time():
+            return None
+        return entry.get("token") or None
+
+    def _store_token(self, key, token, lease):
+        folder = os.path.dirname(self.token_cache)
+        _makedirs_private(folder)
+        entry = {"key": key, "token": token, "expires": time.time() + max(0, min(int(lease or 0) - 60, TOKEN_REUSE))}
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".token-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(entry, handle)
+            os.replace(tmp, self.token_cache)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def login(self, role_id, secret_id, fresh=False):
+        self._login_args = (role_id, secret_id)
         key = (self.url, role_id, secret_id)
+        if fresh:
+            self._tokens.pop(key, None)
         if key not in self._tokens:
-            status, body = self.request("POST", "auth/approle/login", {"role_id": role_id, "secret_id": secret_id}, token=False)
-            if status != 200:
-                raise AnsibleLookupError("AppRole login to %s failed with HTTP %s: %s" % (self.url, status, "; ".join(body.get("errors", []))))
-            self._tokens[key] = body["auth"]["client_token"]
+            cache_key = self._cache_key(role_id, secret_id)
+            token = None if fresh or not self.token_cache else self._cached_token(cache_key)
+            if token is None:
+                status, body = self.request("POST", "auth/approle/login", {"role_id": role_id, "secret_id": secret_id}, token=False)
+                if status != 200:
+                    raise AnsibleLookupError("AppRole login to %s failed with HTTP %s: %s" % (self.url, status, "; ".join(body.get("errors", []))))
+                self.logins += 1
+                token = body["auth"]["client_token"]
+                if self.token_cache:
+                    self._store_token(cache_key, token, body["auth"].get("lease_duration"))
+            self._tokens[key] = token
         self.token = self._tokens[key]
+
+    def _authorised(self, method, path, data=None):
+        """A request with the token; a token revoked or expired since it was cached earns one fresh login."""
+        status, body = self.request(method, path, data)
+        if status == 403 and self._login_args is not None:
+            self.login(*self._login_args, fresh=True)
+            status, body = self.request(method, path, data)
+        return status, body
 
     def _path(self, kind, name):
         return "%s/%s/%s/%s" % (self.mount, kind, self.prefix, validate_name(name))
 
     def read(self, name):
         """The value of `name`, or None when KV has no live version of it."""
-        status, body = self.request("GET", self._path("data", name))
+        status, body = self._authorised("GET", self._path("data", name))
         if status == 404:
             return None
         if status != 200:
@@ -264,7 +321,7 @@ class VaultKV:
 
     def create(self, name, value):
         """Write `name` only if it has never been written (cas=0); False when another writer was first."""
-        status, body = self.request("POST", self._path("data", name), {"options": {"cas": 0}, "data": {"value": value}})
+        status, body = self._authorised("POST", self._path("data", name), {"options": {"cas": 0}, "data": {"value": value}})
         if status in (200, 204):
             return True
         errors = "; ".join(body.get("errors", []))
@@ -351,6 +408,7 @@ class LookupModule(LookupBase):
             mount=self.get_option("vault_mount"),
             prefix=self.get_option("vault_prefix"),
             timeout=self.get_option("vault_timeout"),
+            token_cache=os.path.join(store, AUTOMATION_TOKEN_CACHE),
         )
         role_id = read_file(store, AUTOMATION_ROLE_ID)
         secret_id = read_file(store, AUTOMATION_SECRET_ID)

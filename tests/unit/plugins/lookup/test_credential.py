@@ -5,6 +5,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from ansible.errors import AnsibleLookupError
@@ -267,3 +268,55 @@ def test_real_openbao_wrong_secret_id_is_refused(bao_dev):
     kv = credential.VaultKV(bao_dev)
     with pytest.raises(AnsibleLookupError, match="AppRole login"):
         kv.login("test-role-id", "wrong-secret-id")
+
+
+def _cached_kv(url, store):
+    return credential.VaultKV(url, token_cache=os.path.join(store, credential.AUTOMATION_TOKEN_CACHE))
+
+
+def test_real_openbao_forks_share_one_login(bao_dev, tmp_path, monkeypatch):
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    first = _cached_kv(bao_dev, str(tmp_path))
+    first.login("test-role-id", "test-secret-id")
+    assert first.logins == 1
+    cache = tmp_path / "vault" / ".automation-token"
+    assert oct(cache.stat().st_mode & 0o777) == "0o600"
+    # A later fork starts without the in-process cache and takes the token from the file.
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    second = _cached_kv(bao_dev, str(tmp_path))
+    second.login("test-role-id", "test-secret-id")
+    assert second.logins == 0 and second.token == first.token
+    assert credential.read_or_create_vault(second, str(tmp_path), "shared/login") == first.read("shared/login")
+
+
+def test_real_openbao_expired_or_foreign_cache_means_a_new_login(bao_dev, tmp_path, monkeypatch):
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    first = _cached_kv(bao_dev, str(tmp_path))
+    first.login("test-role-id", "test-secret-id")
+    cache = tmp_path / "vault" / ".automation-token"
+    entry = json.loads(cache.read_text())
+    cache.write_text(json.dumps(dict(entry, expires=time.time() - 1)))
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    expired = _cached_kv(bao_dev, str(tmp_path))
+    expired.login("test-role-id", "test-secret-id")
+    assert expired.logins == 1 and expired.token != first.token
+    # An entry for other credentials is never used.
+    cache.write_text(json.dumps(dict(entry, key="0" * 64, expires=time.time() + 300)))
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    foreign = _cached_kv(bao_dev, str(tmp_path))
+    foreign.login("test-role-id", "test-secret-id")
+    assert foreign.logins == 1 and foreign.token != entry["token"]
+
+
+def test_real_openbao_revoked_cached_token_earns_one_fresh_login(bao_dev, tmp_path, monkeypatch):
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    first = _cached_kv(bao_dev, str(tmp_path))
+    first.login("test-role-id", "test-secret-id")
+    status, _ = first.request("POST", "auth/token/revoke-self")
+    assert status in (200, 204)
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    second = _cached_kv(bao_dev, str(tmp_path))
+    second.login("test-role-id", "test-secret-id")
+    assert second.logins == 0
+    assert credential.read_or_create_vault(second, str(tmp_path), "after/revoke")
+    assert second.logins == 1 and second.token != first.token
