@@ -49,6 +49,10 @@ sandbox-destroy: venv
 
 lint: venv
 	$(BIN)/yamllint --strict .
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	$(BIN)/pytest -q tests/unit/test_plugin_docs.py tests/unit/test_collection_build.py
+	bash scripts/sanity.sh
 	$(BIN)/ansible-lint --profile production
 
 argspecs: venv

@@ -109,7 +109,7 @@ def test_no_secret_cache_or_artifact_under_any_name(built):
 
 
 def test_every_file_of_the_collection_ships(built):
-    names, _, files = built
+    names, files = built[0], built[2]
     content = [p for p in files if (p.startswith(CONTENT) or p in CONTENT_FILES)
                and not any(part.startswith(".") for part in p.split("/"))]
     missing = sorted(p for p in content if p not in names)
