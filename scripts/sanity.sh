@@ -26,9 +26,12 @@ git ls-files -z --cached --others --exclude-standard \
   | tar --null --files-from=- --create --file=- \
   | tar --extract --file=- --directory="$DEST"
 
-PIP_VERSION=$("$BIN/python" -c 'import types
+# The venv's Python (3.11 here) runs the tests; the pip version ansible-test pins for its environments names
+# the bootstrap script it looks for.
+PYTHON_VERSION=$("$BIN/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PIP_VERSION=$("$BIN/python" -c 'import sys, types
 from ansible_test._internal.python_requirements import get_venv_packages
-print(get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')
+print(get_venv_packages(types.SimpleNamespace(version=sys.argv[1]))["pip"])' "$PYTHON_VERSION")
 GET_PIP=$HOME/.ansible/test/cache/get_pip_${PIP_VERSION//./_}.py
 if [[ ! -f $GET_PIP ]]; then
   mkdir -p "$(dirname "$GET_PIP")"
@@ -39,4 +42,4 @@ cd "$DEST"
 export PATH=$BIN:$PATH
 # ansible-test reads its own configuration; the repository's ansible.cfg (inventory, callbacks) is not for it.
 unset ANSIBLE_CONFIG
-"$BIN/ansible-test" sanity --local --python 3.11 --color no "$@"
+"$BIN/ansible-test" sanity --local --python "$PYTHON_VERSION" --color no "$@"
