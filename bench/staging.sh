@@ -22,10 +22,12 @@ cat >"$work/stage.yml" <<PLAY
 # Facts first: inventories may derive llm_infra_private_address (and so the S3 endpoint) from them.
 - name: Read the addresses of the storage hosts and the target
   hosts: storage:$host
+  become: true
   gather_facts: true
   gather_subset: [min, network]
 - name: Stage one model for the benchmark
   hosts: $host
+  become: true
   gather_facts: false
   tasks:
     - name: Stage
@@ -46,6 +48,7 @@ PLAY
 cat >"$work/clean.yml" <<PLAY
 - name: Remove the benchmark folder
   hosts: $host
+  become: true
   gather_facts: false
   tasks:
     - name: Remove

@@ -6,8 +6,13 @@ set -euo pipefail
 
 IMAGE_REPO="${LLM_INFRA_IMAGE_REPO:-llm-infra/debian}"
 RELEASES="${LLM_INFRA_RELEASES:-bookworm:12 trixie:13}"
-# Packages every test host needs before Ansible can manage it (SSH for the sandbox, Python for modules).
-INCLUDE="systemd,systemd-sysv,python3,sudo,iproute2,ca-certificates,dbus,gnupg,curl,openssh-server"
+# Packages every test host needs before Ansible can manage it (SSH for the sandbox, Python for modules; python3-apt
+# because Mitogen runs the apt module in process, where it cannot install its own library and respawn).
+INCLUDE="systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,ca-certificates,dbus,gnupg,curl,openssh-server"
+# An image built from another package list or recipe is rebuilt: both are recorded as a label (bump RECIPE when
+# build_image changes what goes into the image).
+RECIPE=2
+INCLUDE_LABEL="llm_infra.image.include=$(printf '%s %s' "$RECIPE" "$INCLUDE" | sha256sum | cut -c1-16)"
 
 log() { printf '[prepare-engine] %s\n' "$*" >&2; }
 die() { printf '[prepare-engine] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -42,7 +47,8 @@ ensure_engine() {
 
 build_image() {
   local suite=$1 tag=$2 dir
-  if docker image inspect "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "llm_infra.image.include" }}' "${IMAGE_REPO}:${tag}" 2>/dev/null)" \
+       = "${INCLUDE_LABEL#*=}" ]; then
     log "image ${IMAGE_REPO}:${tag} present"
     return 0
   fi
@@ -68,8 +74,10 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 UNIT
   ln -sf /etc/systemd/system/ssh-hostkeys.service "${dir}/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
-  rm -rf "${dir}"/var/lib/apt/lists/* "${dir}"/var/cache/apt/archives/*.deb
-  tar -C "${dir}" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' - "${IMAGE_REPO}:${tag}" >/dev/null
+  # The package lists stay: with python3-apt present, apt's cache_valid_time trusts the age of the lists folder,
+  # and an emptied folder would look fresh. Only the downloaded packages go.
+  rm -rf "${dir}"/var/cache/apt/archives/*.deb
+  tar -C "${dir}" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' -c "LABEL ${INCLUDE_LABEL}" - "${IMAGE_REPO}:${tag}" >/dev/null
   rm -rf "${dir}" "${dir}.log"
 }
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Run molecule scenarios in parallel lanes and print the time of each. Scenarios that share a controller-side
+# build (llama.cpp, MinIO) sit in one chain and run one after the other, so that the first builds and the next
+# reuses the cache; chains are handed to the first free lane, longest first.
+#
+# Usage: scripts/run-scenarios.sh SCENARIO...   (MOLECULE_LANES, default 2: how many run at once)
+# Each scenario's output goes to tests/output/molecule/SCENARIO.log; a failed scenario prints its last lines.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+lanes="${MOLECULE_LANES:-2}"
+molecule="${MOLECULE:-.venv/bin/molecule}"
+logs=tests/output/molecule
+mkdir -p "$logs"
+rm -f "$logs"/*.time "$logs"/*.rc
+
+# Chains, longest first. A scenario not listed here forms a chain of its own at the end.
+chains=(
+  "llama_cpp gateway"
+  "minio minio_distributed"
+  "vault_ha vault"
+  "monitoring postgresql base"
+)
+
+wanted=" $* "
+queue=()
+listed=" "
+for chain in "${chains[@]}"; do
+  picked=""
+  for s in $chain; do
+    listed+="$s "
+    [[ "$wanted" == *" $s "* ]] && picked+="$s "
+  done
+  [ -n "$picked" ] && queue+=("$picked")
+done
+for s in "$@"; do
+  [[ "$listed" == *" $s "* ]] || queue+=("$s")
+done
+[ "${#queue[@]}" -gt 0 ] || { echo "run-scenarios: no scenario given" >&2; exit 2; }
+
+start=$(date +%s)
+stamp() { printf '[%4ds] %s\n' "$(( $(date +%s) - start ))" "$*"; }
+
+run_chain() {
+  local s t0 rc
+  for s in $1; do
+    t0=$(date +%s)
+    stamp "start $s (log: $logs/$s.log)"
+    "$molecule" test -s "$s" >"$logs/$s.log" 2>&1
+    rc=$?
+    echo "$(( $(date +%s) - t0 ))" >"$logs/$s.time"
+    echo "$rc" >"$logs/$s.rc"
+    stamp "end   $s rc=$rc in $(cat "$logs/$s.time") s"
+    # A chain stops at its first failure: the next scenario would rebuild what the failed one left half done.
+    [ "$rc" -eq 0 ] || return "$rc"
+  done
+}
+
+# A simple lane pool: start chains while fewer than $lanes run, wait for any to end.
+running=()
+for chain in "${queue[@]}"; do
+  while [ "${#running[@]}" -ge "$lanes" ]; do
+    wait -n || true
+    still=()
+    for pid in "${running[@]}"; do kill -0 "$pid" 2>/dev/null && still+=("$pid"); done
+    running=("${still[@]}")
+  done
+  run_chain "$chain" &
+  running+=($!)
+done
+wait
+
+failed=()
+printf '\n%-20s %8s %4s\n' scenario seconds rc
+for chain in "${queue[@]}"; do
+  for s in $chain; do
+    if [ -f "$logs/$s.rc" ]; then
+      printf '%-20s %8s %4s\n' "$s" "$(cat "$logs/$s.time")" "$(cat "$logs/$s.rc")"
+      [ "$(cat "$logs/$s.rc")" -eq 0 ] || failed+=("$s")
+    else
+      printf '%-20s %8s %4s\n' "$s" "-" "not run"
+      failed+=("$s")
+    fi
+  done
+done
+echo "molecule: $# scenario(s) in $(( $(date +%s) - start )) s with $lanes lane(s)"
+if [ "${#failed[@]}" -gt 0 ]; then
+  for s in "${failed[@]}"; do
+    [ -f "$logs/$s.log" ] || continue
+    echo "=== last lines of $logs/$s.log"
+    tail -60 "$logs/$s.log"
+  done
+  echo "molecule: failed or not run: ${failed[*]}" >&2
+  exit 1
+fi
