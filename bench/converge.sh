@@ -15,6 +15,10 @@ out=tests/output/bench-converge
 mkdir -p "$out"
 make --no-print-directory venv >/dev/null
 playbook=.venv/bin/ansible-playbook
+# The strategy the Makefile runs playbooks with (ANSIBLE_STRATEGY=linear measures Ansible's own).
+export ANSIBLE_STRATEGY_PLUGINS="${ANSIBLE_STRATEGY_PLUGINS:-$PWD/.venv/mitogen-strategy}"
+export ANSIBLE_STRATEGY="${ANSIBLE_STRATEGY:-mitogen_linear}"
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 rows=()
 
 # Task results and changes, summed over the hosts of every PLAY RECAP in a log.
@@ -69,6 +73,7 @@ for mode in "${modes[@]}"; do
   esac
 done
 
+echo "strategy: $ANSIBLE_STRATEGY"
 printf '%-28s %8s %8s %8s %6s %4s\n' "run" "seconds" "tasks" "changed" "hosts" "rc"
 printf '%s\n' "${rows[@]}"
 for log in "$out"/*-site.log; do
