@@ -79,7 +79,7 @@ def haproxy_backends(instances, aliases=None):
     return [backends[model] for model in sorted(backends)]
 
 
-def _key_problems(api_keys, requests_per_minute, max_concurrent):
+def _key_problems(api_keys):
     problems = []
     if not isinstance(api_keys, list):
         return ["haproxy_api_keys must be a list of {name, key (optional), requests_per_minute, max_concurrent}"]
@@ -148,7 +148,7 @@ def haproxy_gateway_problems(api_keys, instances, aliases=None, requests_per_min
     for name, value in (("haproxy_api_key_requests_per_minute", requests_per_minute), ("haproxy_api_key_max_concurrent", max_concurrent)):
         if not _positive_int(value):
             problems.append("%s must be a positive integer, got %r" % (name, value))
-    problems += _key_problems(api_keys, requests_per_minute, max_concurrent)
+    problems += _key_problems(api_keys)
     problems += _instance_problems(instances)
     served = {str(i.get("model")) for i in instances if isinstance(i, dict)} if isinstance(instances, list) else set()
     if not isinstance(aliases, dict):
