@@ -11,13 +11,13 @@ FACT_PREFIX = "llm_infra_service_"
 
 
 def _local_facts(host_vars):
-    for key in ("ansible_local",):
-        try:
-            value = host_vars[key]
-        except (KeyError, TypeError):
-            value = None
-        if value:
-            return value
+    """The host's local facts: `ansible_local`, else the same facts inside `ansible_facts`."""
+    try:
+        value = host_vars["ansible_local"]
+    except (KeyError, TypeError):
+        value = None
+    if value:
+        return value
     try:
         facts = host_vars["ansible_facts"]
     except (KeyError, TypeError):
