@@ -85,6 +85,7 @@ size:
 
 import hashlib
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -93,6 +94,10 @@ from ansible_collections.llm_infra.cluster.plugins.module_utils._minio import (
 
 
 META_KEY = "x-amz-meta-sha256"
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+# S3's limits on a part of a multipart upload.
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 
 
 def sha256_file(path):
@@ -127,8 +132,20 @@ def stored_sha256(stat):
     return None
 
 
+def input_problem(params):
+    """Why the module's input cannot work, before anything is read or sent; None when it can."""
+    if not SHA256_RE.match(params["sha256"] or ""):
+        return "sha256 must be 64 hexadecimal digits, got %r" % params["sha256"]
+    if not MIN_PART_SIZE <= params["part_size"] <= MAX_PART_SIZE:
+        return "part_size must be 5 MiB to 5 GiB (%d-%d bytes), got %d" % (MIN_PART_SIZE, MAX_PART_SIZE, params["part_size"])
+    return None
+
+
 def publish(client, params, check_mode, hasher=sha256_file):
     bucket, key, src = params["bucket"], params["object"], params["src"]
+    problem = input_problem(params)
+    if problem:
+        raise ValueError(problem)
     sha256 = params["sha256"].lower()
     if not os.path.isfile(src):
         raise ValueError("src %s is not a file" % src)
