@@ -116,3 +116,15 @@ def test_minio_declares_a_jwt_signed_by_its_metrics_user():
     assert target["credential"] == "minio/prometheus"
     plain = target_from_declaration("st-1", "10.0.0.6", {"name": "x", "metrics": {"port": 1, "auth": "bearer"}})
     assert plain["token"] == "credential" and "username" not in plain
+
+
+@pytest.mark.parametrize("shape", ["ansible_local", "ansible_facts.local", "ansible_facts.ansible_local"])
+def test_declarations_are_found_wherever_the_local_facts_are(shape):
+    local = {"llm_infra_service_node": {"name": "node", "metrics": {"port": 9100}}}
+    host_vars = {"llm_infra_private_address": "10.0.0.7"}
+    if shape == "ansible_local":
+        host_vars["ansible_local"] = local
+    else:
+        host_vars["ansible_facts"] = {shape.split(".")[1]: local}
+    [target] = prometheus_targets_from_facts(["n-1"], {"n-1": host_vars})
+    assert (target["job"], target["address"], target["port"]) == ("node", "10.0.0.7", 9100)
