@@ -30,6 +30,12 @@ def _minio_binary():
     return str(built) if built.is_file() else shutil.which("minio")
 
 
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @dataclass
 class MinioServer:
     endpoint: str
@@ -49,11 +55,7 @@ def minio_server(tmp_path_factory):
     binary = _minio_binary()
     if not binary or not os.access(binary, os.X_OK):
         pytest.skip("no MinIO server binary: converge the minio scenario once (it caches the build) or set MINIO_BINARY")
-    ports = []
-    for _ in range(2):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
+    ports = [_free_port(), _free_port()]
     base = tmp_path_factory.mktemp("minio")
     env = dict(os.environ, MINIO_ROOT_USER="llm-infra-test", MINIO_ROOT_PASSWORD="test-secret-0123456789",
                MINIO_PROMETHEUS_AUTH_TYPE="jwt", MINIO_BROWSER="off", MINIO_UPDATE="off")
