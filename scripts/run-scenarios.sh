@@ -4,7 +4,8 @@
 # reuses the cache; chains are handed to the first free lane, longest first.
 #
 # Usage: scripts/run-scenarios.sh SCENARIO...   (MOLECULE_LANES, default 2: how many run at once)
-# Each scenario's output goes to tests/output/molecule/SCENARIO.log; a failed scenario prints its last lines.
+# Each scenario's output goes to tests/output/molecule/SCENARIO.log; a failed scenario prints its failed tasks and
+# its last lines.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 lanes="${MOLECULE_LANES:-2}"
@@ -101,8 +102,15 @@ echo "molecule: $# scenario(s) in $(( $(date +%s) - start )) s with $lanes lane(
 if [ "${#failed[@]}" -gt 0 ]; then
   for s in "${failed[@]}"; do
     [ -f "$logs/$s.log" ] || continue
+    # The log's tail, then its failed tasks (each task's name and the first lines of its failure, colours
+    # stripped), last so that they stay in view at the end of a long output.
     echo "=== last lines of $logs/$s.log"
-    tail -60 "$logs/$s.log"
+    tail -15 "$logs/$s.log"
+    echo "=== failed tasks in $logs/$s.log"
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$s.log" | awk '
+      /TASK \[/ { task = $0 }
+      /fatal: \[|failed: \[|ERROR!/ && !/\.\.\.ignoring/ { print task; n = 12 }
+      n > 0 { print; n-- }' | tail -60
   done
   echo "molecule: failed or not run: ${failed[*]}" >&2
   exit 1

@@ -68,7 +68,8 @@ if [ -f "$out/molecule.log" ]; then
 fi
 if [ "$bg_rc" -ne 0 ]; then
   [ "$bg_failed" = prepare ] && tail -40 "$out/prepare.log" >&2
-  [ "$bg_failed" = molecule ] && tail -80 "$out/molecule.log" >&2
+  # The scenario table above already ends with each failed scenario's failed tasks; without it, the log's tail.
+  [ "$bg_failed" = molecule ] && ! grep -q '^scenario ' "$out/molecule.log" && tail -80 "$out/molecule.log" >&2
   failed=${failed:-$bg_failed}
 fi
 [ -z "$failed" ] || report
