@@ -75,10 +75,10 @@ def test_missing_or_invalid_private_address(tmp_path, play_vars):
     assert_fails_naming(result, "llm_infra_private_address")
 
 
-def test_declare_service_port_out_of_range(tmp_path):
-    plays = [
+def declare_play(listeners: list) -> list:
+    return [
         {
-            "name": "Declare a service with a bad port",
+            "name": "Declare a service with a bad listener",
             "hosts": "localhost",
             "connection": "local",
             "gather_facts": False,
@@ -86,14 +86,22 @@ def test_declare_service_port_out_of_range(tmp_path):
                 {
                     "name": "Declare it",
                     "ansible.builtin.include_role": {"name": "llm_infra.cluster.base", "tasks_from": "declare_service"},
-                    "vars": {
-                        "base_service_name": "broken",
-                        "base_service_listeners": [{"port": 70000, "allow_cidrs": ["10.0.0.0/8"]}],
-                    },
+                    "vars": {"base_service_name": "broken", "base_service_listeners": listeners},
                 }
             ],
         }
     ]
-    result = run_playbook(tmp_path, plays)
-    assert_fails_naming(result, "base_service_listeners[0]", "port 70000")
+
+
+@pytest.mark.parametrize(
+    ("listener", "needle"),
+    [
+        pytest.param({"port": 70000, "allow_cidrs": ["10.0.0.0/8"]}, "port 70000", id="port-out-of-range"),
+        pytest.param({"proto": "udp", "allow_cidrs": ["10.0.0.0/8"]}, "port none, proto udp", id="udp-without-port"),
+        pytest.param({"port": 112, "proto": "vrrp", "allow_cidrs": ["10.0.0.0/8"]}, "vrrp without a port", id="vrrp-with-port"),
+    ],
+)
+def test_declare_service_bad_listener(tmp_path, listener, needle):
+    result = run_playbook(tmp_path, declare_play([{"port": 8080, "allow_cidrs": ["10.0.0.0/8"]}, listener]))
+    assert_fails_naming(result, "base_service_listeners[1]", needle)
     assert "Write the firewall rules of the service" not in result.stdout
