@@ -97,3 +97,10 @@ def test_unknown_install_method(tmp_path: Path) -> None:
     hosts = {"store-a": {"minio_drives": drives(2), "minio_allow_root_fs_drives": True}}
     result = run_role(tmp_path, hosts, {"minio_install_method": "package"})
     check_failed(result, "minio_install_method")
+
+
+def test_release_binary_without_a_digest(tmp_path: Path) -> None:
+    # No digest is read from the upstream .sha256sum file: the binary method needs minio_binary_sha256.
+    hosts = {"store-a": {"minio_drives": drives(2), "minio_allow_root_fs_drives": True}}
+    result = run_role(tmp_path, hosts, {"minio_install_method": "binary", "minio_client_install_method": "none"})
+    check_failed(result, "set minio_binary_sha256")
