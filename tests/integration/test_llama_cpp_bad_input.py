@@ -108,8 +108,14 @@ def test_source_checksum_mismatch(tmp_path, assets):
 
 
 def test_release_without_pinned_checksum(tmp_path, assets):
-    result = run_role(tmp_path, assets, {"llama_cpp_source": "release", "llama_cpp_version": "1", "llama_cpp_instances": []})
-    _assert_refused(result, ["llama_cpp_source ('release')", "release needs a pinned sha256 for 1"])
+    # The upstream archive's digest is not pinned: the release source stops in preflight and names the variable.
+    result = run_role(tmp_path, assets, {"llama_cpp_source": "release", "llama_cpp_instances": []})
+    _assert_refused(result, ["artifact llama-cpp-src 11434", "has no valid sha256", "set llama_cpp_release_sha256"])
+
+
+def test_pypi_source_of_another_version(tmp_path, assets):
+    result = run_role(tmp_path, assets, {"llama_cpp_source": "pypi", "llama_cpp_version": "1", "llama_cpp_instances": []})
+    _assert_refused(result, ["llama_cpp_source ('pypi')", "pypi pins only version 11434", "llama_cpp_release_sha256"])
 
 
 def test_duplicate_alias_and_bad_name(tmp_path, assets):
