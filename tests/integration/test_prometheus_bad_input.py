@@ -44,6 +44,10 @@ CASES = {
         {"prometheus_rule_sets": ["hosts", "kafka"]},
         ["prometheus_rule_sets", "unknown: kafka"],
     ),
+    "binary_without_sha256": (
+        {"prometheus_install_method": "binary"},
+        ["artifact prometheus 2.53.3", "has no valid sha256", "set prometheus_binary_sha256", "sha256sums.txt"],
+    ),
     "alertmanager_without_port": (
         {"prometheus_alertmanagers": ["10.0.0.1"]},
         ["prometheus_alertmanagers", "10.0.0.1"],
