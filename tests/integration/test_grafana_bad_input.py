@@ -25,6 +25,10 @@ CASES = {
     "unknown_dashboard": ({"grafana_dashboards": ["hosts", "kafka"]}, ["grafana_dashboards", "kafka"]),
     "bad_loki_url": ({"grafana_loki_url": "loki:3100"}, ["grafana_loki_url 'loki:3100'"]),
     "unknown_install_method": ({"grafana_install_method": "snap"}, ["grafana_install_method", "snap"]),
+    "tarball_without_sha256": (
+        {"grafana_install_method": "tarball"},
+        ["artifact grafana 11.3.0", "has no valid sha256", "set grafana_tarball_sha256", ".tar.gz.sha256"],
+    ),
 }
 
 
@@ -213,6 +217,7 @@ LOG_CASES = {
     "loki_retention_zero": ("loki", {"loki_retention_period": "0h"}, ["loki_retention_period '0h'"]),
     "loki_s3_without_endpoint": ("loki", {"loki_storage": "s3"}, ["loki_s3_endpoint ('')"]),
     "alloy_without_loki": ("alloy", {}, ["alloy_loki_push_urls ([])"]),
+    "loki_without_sha256": ("loki", {}, ["artifact loki 3.3.2", "has no valid sha256", "set loki_sha256", "SHA256SUMS"]),
 }
 
 
