@@ -105,3 +105,33 @@ def test_declare_service_bad_listener(tmp_path, listener, needle):
     result = run_playbook(tmp_path, declare_play([{"port": 8080, "allow_cidrs": ["10.0.0.0/8"]}, listener]))
     assert_fails_naming(result, "base_service_listeners[1]", needle)
     assert "Write the firewall rules of the service" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("unit_vars", "needle"),
+    [
+        pytest.param({"base_unit_name": "haproxy"}, "base_unit_name must be a .service unit", id="not-a-service"),
+        pytest.param({"base_unit_name": "haproxy.service", "base_unit_capabilities": ["NET_ADMIN"]}, "(NET_ADMIN)", id="capability-name"),
+        pytest.param({"base_unit_name": "haproxy.service", "base_unit_read_write_paths": ["run/haproxy"]}, "base_unit_read_write_paths", id="relative-path"),
+        pytest.param({"base_unit_name": "haproxy.service", "base_unit_umask": "27"}, "base_unit_umask", id="umask"),
+    ],
+)
+def test_harden_unit_bad_input(tmp_path, unit_vars, needle):
+    plays = [
+        {
+            "name": "Sandbox a unit with bad input",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Sandbox it",
+                    "ansible.builtin.include_role": {"name": "llm_infra.cluster.base", "tasks_from": "harden_unit"},
+                    "vars": unit_vars,
+                }
+            ],
+        }
+    ]
+    result = run_playbook(tmp_path, plays)
+    assert_fails_naming(result, "harden_unit of", needle)
+    assert "Write the unit's sandbox" not in result.stdout

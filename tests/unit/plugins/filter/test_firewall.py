@@ -37,7 +37,7 @@ def test_same_networks_as_netaddr_cidr_merge(seed):
     # What the nftables drop-ins used before (ansible.utils.cidr_merge is netaddr's): the rendered rules must not change.
     rng = random.Random(seed)
     sources = []
-    for _ in range(rng.randint(1, 12)):
+    for _source in range(rng.randint(1, 12)):
         prefix = rng.choice([32, 32, 31, 30, 29, 24])
         address = netaddr.IPAddress("10.0.0.0") + rng.randint(0, 64)
         sources.append(str(netaddr.IPNetwork("%s/%d" % (address, prefix)).cidr) if prefix < 32 else str(address))
