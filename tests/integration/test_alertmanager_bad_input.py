@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 BASE_VARS = {"llm_infra_private_address": "127.0.0.1"}
 

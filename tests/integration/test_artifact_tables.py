@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_playbook
+from playbook_runner import REPO, run_playbook
 
 CACHE = Path(os.environ.get("LLM_INFRA_ARTIFACT_CACHE") or Path.home() / ".cache" / "llm-infra")
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ8i0l1dWGK5v3ZzJ2G7m7Pq0mZ8rQ2nX6tYkq2m0Zt test@example"
 

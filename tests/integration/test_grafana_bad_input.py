@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_playbook
+from playbook_runner import REPO, run_playbook
 
 ROLE = REPO / "roles" / "grafana"
 BASE_VARS = {"llm_infra_private_address": "127.0.0.1"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_playbook
+from playbook_runner import REPO, run_playbook
 
 INSTANCE = {
     "instance": "main",

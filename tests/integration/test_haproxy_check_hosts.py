@@ -8,7 +8,7 @@ template builds the same key.
 
 from __future__ import annotations
 
-from conftest import REPO, run_playbook
+from playbook_runner import REPO, run_playbook
 
 TEMPLATES = REPO / "roles" / "haproxy" / "templates" / "etc" / "haproxy"
 

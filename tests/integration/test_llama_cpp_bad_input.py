@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_playbook
+from playbook_runner import REPO, run_playbook
 
 WRITER = REPO / "tests" / "gpu" / "write_llama_gguf.py"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 FIRST_CHANGE = "Create the service group"
 

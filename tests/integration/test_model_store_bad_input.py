@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 SHA = "a" * 64
 

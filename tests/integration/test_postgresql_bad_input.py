@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_playbook
+from playbook_runner import REPO, run_playbook
 
 
 BASE_VARS = {

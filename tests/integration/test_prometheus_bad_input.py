@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 BASE_VARS = {"llm_infra_private_address": "127.0.0.1"}
 GOOD_TARGET = {"job": "node_exporter", "host": "h1", "address": "10.0.0.1", "port": 9100, "scheme": "https", "path": "/metrics", "auth": "none"}

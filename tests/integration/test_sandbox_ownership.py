@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 IMAGE = "llm-infra/debian:12"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 PLAYBOOK = [
     {

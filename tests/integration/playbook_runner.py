@@ -1,4 +1,8 @@
-"""Shared runner for the integration tests: ansible-playbook from the test venv, on a generated playbook."""
+"""Shared runner for the integration tests: ansible-playbook from the test venv, on a generated playbook.
+
+A module of its own rather than conftest.py: the unit tests have a conftest of their own, and `make unit` collects
+both folders in one run, where two modules named conftest cannot both be imported by that name.
+"""
 
 from __future__ import annotations
 
