@@ -77,8 +77,13 @@ molecule: venv engine test-artifacts
 	MOLECULE_LANES=$(MOLECULE_LANES) bash scripts/run-scenarios.sh $(SCENARIOS)
 
 # The sandbox deploy (site.yml ends with the smoke tests of verify.yml), then a second run that must change nothing.
+# The second site.yml is the idempotence check and the secrets check at once: it runs at -vvv with --diff, its
+# whole output is kept in $(SANDBOX_LOG), and every secret of the sandbox (credentials store and Vault KV) is
+# searched for in it: none may appear.
+SANDBOX_LOG ?= tests/output/sandbox-site-vvv.log
 sandbox-test: sandbox
-	bash scripts/assert-no-change.sh $(BIN)/ansible-playbook playbooks/site.yml
+	ASSERT_NO_CHANGE_LOG=$(SANDBOX_LOG) bash scripts/assert-no-change.sh $(BIN)/ansible-playbook playbooks/site.yml -vvv --diff
+	$(BIN)/ansible-playbook tests/sandbox/scan_secrets.yml -e scan_log=$(CURDIR)/$(SANDBOX_LOG)
 
 # The stages above in order, with the engine, images and artifacts prepared in the background during lint and
 # pytest, and a table of the stage times at the end (scripts/test.sh).

@@ -7,6 +7,7 @@ from __future__ import annotations
 # Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
 # haproxy_backends.yml, haproxy_gateway_problems.yml, haproxy_serving_instances.yml.
 
+import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -16,6 +17,8 @@ MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9._/~-]*$")
 KEY_RE = re.compile(r"^\S+$")
+# Inventory names and TLS names of servers: DNS labels joined by dots.
+HOST_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 REQUIRED_INSTANCE_FIELDS = ("model", "address", "port")
 
 
@@ -27,20 +30,95 @@ def _positive_int(value):
     if isinstance(value, bool):
         return False
     try:
-        return int(str(value)) > 0 and str(int(str(value))) == str(value).strip()
+        return int(str(value)) > 0 and str(int(str(value))) == str(value)
     except (TypeError, ValueError):
         return False
 
 
-def haproxy_serving_instances(hostvars, hosts, fact="llm_infra_serving_llama_cpp"):
-    """Instances of local fact `fact` on `hosts`, each with the inventory name added as `host`."""
+def _valid_ip(value):
+    try:
+        ipaddress.ip_address(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def _published_instance(host, host_vars, index, instance, api_key_credential):
+    """The instance a serving host publishes, checked field by field; (instance, problems)."""
+    where = "%s: instances[%d]" % (host, index)
+    if not isinstance(instance, dict):
+        return None, ["%s must be a dict" % where]
+    problems = []
+    name = str(instance.get("instance", ""))
+    if not KEY_NAME_RE.fullmatch(name):
+        problems.append("%s.instance %r may only hold letters, digits, '.', '_' and '-'" % (where, instance.get("instance")))
+    if not MODEL_RE.fullmatch(str(instance.get("model", ""))):
+        problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance.get("model")))
+    address = str(instance.get("address", ""))
+    private = host_vars.get("llm_infra_private_address") if hasattr(host_vars, "get") else None
+    if not _valid_ip(address):
+        problems.append("%s.address %r must be an IP address" % (where, instance.get("address")))
+    elif private is not None and address != str(private):
+        problems.append(
+            "%s.address %r is not the host's llm_infra_private_address %r: the gateway reaches a serving host only at "
+            "the address the inventory gives it" % (where, address, private)
+        )
+    if not _positive_int(instance.get("port")) or int(str(instance.get("port"))) > 65535:
+        problems.append("%s.port %r must be 1-65535" % (where, instance.get("port")))
+    if instance.get("scheme", "https") != "https":
+        problems.append("%s.scheme %r: only https backends are accepted" % (where, instance.get("scheme")))
+    health_path = str(instance.get("health_path", "/health"))
+    if not HEALTH_PATH_RE.fullmatch(health_path):
+        problems.append("%s.health_path %r must be a plain absolute path" % (where, instance.get("health_path")))
+    if "host" in instance and str(instance["host"]) != host:
+        problems.append("%s.host %r is not the inventory name %r: a serving host cannot speak for another" % (where, instance["host"], host))
+    asked = instance.get("api_key_credential")
+    if asked is not None and str(asked) != api_key_credential:
+        problems.append(
+            "%s asks for api_key_credential %r, but the controller gives this engine's backends %r; a host's facts never "
+            "choose the key the gateway sends" % (where, asked, api_key_credential)
+        )
+    if problems:
+        return None, problems
+    return {
+        "instance": name,
+        "model": str(instance["model"]),
+        "address": address,
+        "port": int(str(instance["port"])),
+        "scheme": "https",
+        "health_path": health_path,
+        "api_key_credential": api_key_credential,
+        "host": host,
+    }, []
+
+
+def haproxy_serving_instances(hostvars, hosts, fact="llm_infra_serving_llama_cpp", api_key_credential=None):
+    """Instances of local fact `fact` on `hosts`, validated, with the controller's backend credential and the
+    inventory name as `host`. Raises with every problem found, so nothing is rendered from a bad fact."""
+    if not api_key_credential or not isinstance(api_key_credential, str):
+        raise AnsibleFilterError(
+            "haproxy_serving_instances: api_key_credential must name the credential of the engine's backend key "
+            "(decided by the playbook from the inventory, never by the serving hosts)"
+        )
     instances = []
+    problems = []
     for host in hosts or []:
-        local = (hostvars[host].get("ansible_local") or {}) if host in hostvars else {}
-        for instance in (local.get(fact) or {}).get("instances") or []:
-            item = dict(instance)
-            item.setdefault("host", host)
-            instances.append(item)
+        host_vars = hostvars[host] if host in hostvars else {}
+        local = host_vars.get("ansible_local") or {}
+        published = local.get(fact) or {}
+        if not isinstance(published, dict) or not isinstance(published.get("instances", []), list):
+            problems.append("%s: local fact %s must be {instances: [...]}" % (host, fact))
+            continue
+        for index, instance in enumerate(published.get("instances") or []):
+            item, found = _published_instance(host, host_vars, index, instance, api_key_credential)
+            problems += found
+            if item is not None:
+                instances.append(item)
+    if problems:
+        raise AnsibleFilterError(
+            "haproxy_serving_instances refused the instances the serving hosts publish (local fact %s; nothing was "
+            "rendered): %s" % (fact, "; ".join(problems))
+        )
     return instances
 
 
@@ -92,7 +170,7 @@ def _key_problems(api_keys):
         name = entry.get("name")
         if name is None or str(name).strip() == "":
             problems.append("%s has no name (every API key needs a name)" % where)
-        elif not KEY_NAME_RE.match(str(name)):
+        elif not KEY_NAME_RE.fullmatch(str(name)):
             problems.append("%s.name %r may only hold letters, digits, '.', '_' and '-'" % (where, name))
         elif str(name) in seen:
             problems.append(
@@ -100,7 +178,7 @@ def _key_problems(api_keys):
             )
         else:
             seen[str(name)] = index
-        if "key" in entry and not (isinstance(entry["key"], str) and KEY_RE.match(entry["key"]) and len(entry["key"]) >= 16):
+        if "key" in entry and not (isinstance(entry["key"], str) and KEY_RE.fullmatch(entry["key"]) and len(entry["key"]) >= 16):
             problems.append("%s.key must be a string of at least 16 characters without spaces (or be left out to generate one)" % where)
         for field in ("requests_per_minute", "max_concurrent"):
             if field in entry and not _positive_int(entry[field]):
@@ -124,13 +202,20 @@ def _instance_problems(instances):
         if missing:
             problems.append("%s lacks %s" % (where, ", ".join(missing)))
             continue
-        if not MODEL_RE.match(str(instance["model"])):
+        if not MODEL_RE.fullmatch(str(instance["model"])):
             problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance["model"]))
         if not _positive_int(instance["port"]) or int(str(instance["port"])) > 65535:
             problems.append("%s.port %r must be 1-65535" % (where, instance["port"]))
         if instance.get("scheme", "https") != "https":
             problems.append("%s.scheme %r: only https backends are accepted" % (where, instance.get("scheme")))
-        if not HEALTH_PATH_RE.match(str(instance.get("health_path", "/health"))):
+        if not _valid_ip(instance["address"]) and not HOST_RE.fullmatch(str(instance["address"])):
+            problems.append("%s.address %r must be an IP address or host name" % (where, instance["address"]))
+        if "host" in instance and not HOST_RE.fullmatch(str(instance["host"])):
+            problems.append(
+                "%s.host %r must be the server's host name (its TLS name, checked against its certificate); "
+                "leave it out to verify the address instead" % (where, instance["host"])
+            )
+        if not HEALTH_PATH_RE.fullmatch(str(instance.get("health_path", "/health"))):
             problems.append("%s.health_path %r must be a plain absolute path" % (where, instance.get("health_path")))
         credentials.setdefault(str(instance["model"]), set()).add(str(instance.get("api_key_credential", "")))
     for model, names in sorted(credentials.items()):
@@ -155,7 +240,7 @@ def haproxy_gateway_problems(api_keys, instances, aliases=None, requests_per_min
         problems.append("haproxy_model_aliases must be a dict {alias: served model}")
     else:
         for alias, target in sorted(aliases.items()):
-            if not MODEL_RE.match(str(alias)):
+            if not MODEL_RE.fullmatch(str(alias)):
                 problems.append("haproxy_model_aliases: alias %r may only hold letters, digits and . _ : / @ + -" % alias)
             elif str(alias) in served:
                 problems.append("haproxy_model_aliases: alias %r is already a served model" % alias)

@@ -1,13 +1,30 @@
 # Copyright: llm-infra contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Build Prometheus scrape targets from the service declarations of base's declare_service (contracts.md §2)."""
+"""Build Prometheus scrape targets from the service declarations of base's declare_service (contracts.md §2).
+
+A declaration is a local fact of the managed host: data that host controls. It may say which port and path to
+scrape; it never decides which credential Prometheus sends. That comes from the controller's scrape-auth table
+(`scrape_auth`, built by playbooks/monitoring.yml from the inventory), which also says which inventory groups may
+declare a job that carries one. A declaration that asks for anything else is refused, naming host and fact.
+"""
 
 from __future__ import annotations
 
 # Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
 # prometheus_targets_from_facts.yml.
 
+import ipaddress
+import re
+
+from ansible.errors import AnsibleFilterError
+
 FACT_PREFIX = "llm_infra_service_"
+# Job names become file names on the Prometheus host (<job>.secret) and label values.
+JOB_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+PATH_RE = re.compile(r"/[A-Za-z0-9._/~-]{0,200}")
+HOSTNAME_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+AUTH_FIELDS = ("auth", "credential", "username", "token")
+AUTH_KINDS = ("none", "basic", "bearer")
 
 
 def _local_facts(host_vars):
@@ -25,35 +42,151 @@ def _local_facts(host_vars):
     return (facts or {}).get("local") or (facts or {}).get("ansible_local") or {}
 
 
-def target_from_declaration(host, address, declaration):
-    """One target dict from one declaration; None when it declares no metrics."""
+def valid_address(value):
+    """An IP address or a DNS host name, nothing else (no spaces, newlines, ports or URLs)."""
+    text = str(value)
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return bool(HOSTNAME_RE.fullmatch(text))
+
+
+def valid_port(value):
+    if isinstance(value, bool):
+        return False
+    try:
+        port = int(str(value).strip())
+    except (TypeError, ValueError):
+        return False
+    return str(port) == str(value).strip() and 1 <= port <= 65535
+
+
+def scrape_auth_problems(scrape_auth):
+    """Problems of the controller's table itself (it comes from the inventory: name the variable)."""
+    if not isinstance(scrape_auth, list):
+        return ["prometheus_scrape_auth must be a list of {jobs, groups, auth, credential, username, token}"]
+    problems = []
+    for index, entry in enumerate(scrape_auth):
+        where = "prometheus_scrape_auth[%d]" % index
+        if not isinstance(entry, dict):
+            problems.append("%s must be a dict" % where)
+            continue
+        try:
+            re.compile(str(entry.get("jobs", "")))
+        except re.error as exc:
+            problems.append("%s.jobs is not a regular expression: %s" % (where, exc))
+        if not entry.get("jobs"):
+            problems.append("%s.jobs must be a regular expression matching whole job names" % where)
+        if not isinstance(entry.get("groups"), list) or not entry.get("groups"):
+            problems.append("%s.groups must list the inventory groups whose hosts may declare these jobs" % where)
+        if entry.get("auth") not in ("basic", "bearer"):
+            problems.append("%s.auth must be basic or bearer, got %r" % (where, entry.get("auth")))
+        if not entry.get("credential"):
+            problems.append("%s.credential must name the credential Prometheus sends" % where)
+        if entry.get("auth") == "basic" and not entry.get("username"):
+            problems.append("%s.username is required for basic auth" % where)
+        if entry.get("token", "credential") not in ("credential", "minio_jwt"):
+            problems.append("%s.token must be credential or minio_jwt, got %r" % (where, entry.get("token")))
+        if entry.get("token") == "minio_jwt" and not entry.get("username"):
+            problems.append("%s.username (the MinIO user) is required with token minio_jwt" % where)
+    return problems
+
+
+def _auth_entry(job, scrape_auth):
+    for entry in scrape_auth:
+        if re.fullmatch(str(entry["jobs"]), job):
+            return entry
+    return None
+
+
+def _controller_auth(entry):
+    auth = {"auth": str(entry["auth"]), "credential": str(entry["credential"])}
+    if entry["auth"] == "basic":
+        auth["username"] = str(entry["username"])
+    else:
+        auth["token"] = str(entry.get("token", "credential"))
+        if entry.get("username"):
+            auth["username"] = str(entry["username"])
+    return auth
+
+
+def target_from_declaration(host, address, declaration, scrape_auth=None, host_groups=None, where=None):
+    """One target dict from one declaration (None when it declares no metrics), and the problems found.
+
+    Returns (target, problems). The declaration's port, scheme, path and job are validated; its auth comes from
+    the controller's `scrape_auth` entry for the job, and must be allowed for one of `host_groups`.
+    """
+    where = where or "%s: %s%s" % (host, FACT_PREFIX, declaration.get("name", "?"))
     metrics = declaration.get("metrics") or {}
     if not metrics:
-        return None
-    service = declaration.get("name") or ""
-    auth = str(metrics.get("auth", "none"))
-    target = {
-        "job": str(metrics.get("job", service)),
-        "host": host,
-        "address": address,
-        "port": metrics.get("port"),
-        "scheme": str(metrics.get("scheme", "http")),
-        "path": str(metrics.get("path", "/metrics")),
-        "auth": auth,
-    }
-    if auth == "bearer":
-        target["credential"] = str(metrics.get("credential", "%s/metrics-token" % service))
-        # `token: minio_jwt`: the bearer token is MinIO's JWT signed with the credential of user `username`.
-        target["token"] = str(metrics.get("token", "credential"))
-        if "username" in metrics:
-            target["username"] = str(metrics["username"])
-    elif auth == "basic":
-        target["credential"] = str(metrics.get("credential", "%s/metrics-password" % service))
-        target["username"] = str(metrics.get("username", "prometheus"))
-    return target
+        return None, []
+    if not isinstance(metrics, dict):
+        return None, ["%s: metrics must be a dict, got %r" % (where, metrics)]
+    problems = []
+    service = str(declaration.get("name") or "")
+    job = str(metrics.get("job", service))
+    if not JOB_RE.fullmatch(job):
+        problems.append("%s: job %r must be letters, digits and '_' (at most 63)" % (where, job))
+    if not valid_port(metrics.get("port")):
+        problems.append("%s: port %r must be an integer 1-65535" % (where, metrics.get("port")))
+    scheme = str(metrics.get("scheme", "http"))
+    if scheme not in ("http", "https"):
+        problems.append("%s: scheme %r must be http or https" % (where, scheme))
+    path = str(metrics.get("path", "/metrics"))
+    if not PATH_RE.fullmatch(path):
+        problems.append("%s: path %r must be a plain absolute path" % (where, path))
+    if address is None or not valid_address(address):
+        problems.append("%s: the host's llm_infra_private_address %r is not an IP address or host name" % (host, address))
+    declared_auth = str(metrics.get("auth", "none"))
+    if declared_auth not in AUTH_KINDS:
+        problems.append("%s: auth %r must be one of %s" % (where, declared_auth, ", ".join(AUTH_KINDS)))
+    if problems:
+        return None, problems
+
+    entry = _auth_entry(job, scrape_auth or [])
+    target = {"job": job, "host": host, "address": str(address), "port": int(str(metrics["port"]).strip()),
+              "scheme": scheme, "path": path}
+    if entry is None:
+        asked = {f: metrics[f] for f in AUTH_FIELDS if f in metrics and not (f == "auth" and metrics[f] == "none")}
+        if asked:
+            return None, [
+                "%s: job %r asks for %s, but prometheus_scrape_auth gives this job no credential; a host's facts "
+                "never choose the credential Prometheus sends" % (where, job, ", ".join("%s=%r" % kv for kv in sorted(asked.items())))
+            ]
+        target["auth"] = "none"
+        return target, []
+
+    allowed = [str(g) for g in entry["groups"]]
+    if not set(allowed) & set(host_groups or []):
+        return None, [
+            "%s: job %r carries a credential that only hosts of %s may be scraped with; %s is in none of them"
+            % (where, job, ", ".join(allowed), host)
+        ]
+    auth = _controller_auth(entry)
+    # Declarations may repeat what the controller decides (roles write it for readers of the fact); any other
+    # value is a host asking for a credential it was not given.
+    differing = {f: metrics[f] for f in AUTH_FIELDS if f in metrics and str(metrics[f]) != auth.get(f, "credential" if f == "token" else None)}
+    if "auth" in differing and str(metrics["auth"]) == "none":
+        differing.pop("auth")
+    if differing:
+        return None, [
+            "%s: job %r asks for %s, but the controller gives this job %s; a host's facts never choose the "
+            "credential Prometheus sends" % (
+                where, job, ", ".join("%s=%r" % kv for kv in sorted(differing.items())),
+                ", ".join("%s=%r" % kv for kv in sorted(auth.items())))
+        ]
+    target.update(auth)
+    return target, []
 
 
-def prometheus_targets_from_facts(hosts, hostvars):
+def prometheus_targets_from_facts(hosts, hostvars, scrape_auth=None, groups=None):
+    """Targets of every declaration with metrics on `hosts`; raises with every problem found."""
+    scrape_auth = scrape_auth or []
+    problems = scrape_auth_problems(scrape_auth)
+    if problems:
+        raise AnsibleFilterError("prometheus_targets_from_facts: " + "; ".join(problems))
+    groups = groups or {}
     targets = []
     for host in hosts:
         host_vars = hostvars[host]
@@ -61,15 +194,25 @@ def prometheus_targets_from_facts(hosts, hostvars):
             address = host_vars["llm_infra_private_address"]
         except (KeyError, TypeError):
             address = None
+        host_groups = [name for name, members in groups.items() if host in (members or [])]
         local = _local_facts(host_vars)
         for key in sorted(local):
             if not key.startswith(FACT_PREFIX):
                 continue
+            if not isinstance(local[key], dict):
+                problems.append("%s: %s must be a dict" % (host, key))
+                continue
             declaration = dict(local[key])
             declaration.setdefault("name", key[len(FACT_PREFIX):])
-            target = target_from_declaration(host, address, declaration)
+            target, found = target_from_declaration(host, address, declaration, scrape_auth, host_groups, "%s: %s" % (host, key))
+            problems += found
             if target is not None:
                 targets.append(target)
+    if problems:
+        raise AnsibleFilterError(
+            "prometheus_targets_from_facts refused the service declarations of the managed hosts (no configuration "
+            "was written): " + "; ".join(problems)
+        )
     return targets
 
 

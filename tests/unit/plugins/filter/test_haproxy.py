@@ -26,16 +26,81 @@ def instance(model="gemma", host="srv1", port=8443, **extra):
 GOOD_KEYS = [{"name": "team-a"}, {"name": "team_b", "key": "k" * 20, "requests_per_minute": 10, "max_concurrent": 2}]
 
 
-def test_serving_instances_come_from_every_host_with_the_host_name_added():
-    hostvars = {
-        "srv1": {"ansible_local": {"llm_infra_serving_llama_cpp": {"instances": [{"model": "a", "address": "10.0.0.1", "port": 1}]}}},
-        "srv2": {"ansible_local": {}},
-        "srv3": {"ansible_local": {"llm_infra_serving_llama_cpp": {"instances": [{"model": "b", "address": "10.0.0.3", "port": 2}]}}},
+CRED = "llama_cpp/backend-api-key"
+
+
+def published(address="10.0.0.1", **extra):
+    item = {"instance": "main", "model": "gemma", "address": address, "port": 8443, "scheme": "https", "health_path": "/health"}
+    item.update(extra)
+    return item
+
+
+def serving_hostvars(*instances):
+    return {
+        "srv1": {"llm_infra_private_address": "10.0.0.1",
+                 "ansible_local": {"llm_infra_serving_llama_cpp": {"instances": list(instances) or [published("10.0.0.1")]}}},
+        "srv2": {"llm_infra_private_address": "10.0.0.2", "ansible_local": {}},
+        "srv3": {"llm_infra_private_address": "10.0.0.3",
+                 "ansible_local": {"llm_infra_serving_llama_cpp": {"instances": [published("10.0.0.3", model="b", port=2)]}}},
     }
-    result = haproxy_serving_instances(hostvars, ["srv1", "srv2", "srv3", "missing"])
-    assert [(i["host"], i["model"]) for i in result] == [("srv1", "a"), ("srv3", "b")]
+
+
+def test_serving_instances_come_from_every_host_with_the_controllers_credential():
+    hostvars = serving_hostvars()
+    result = haproxy_serving_instances(hostvars, ["srv1", "srv2", "srv3", "missing"], "llm_infra_serving_llama_cpp", CRED)
+    assert [(i["host"], i["model"], i["port"]) for i in result] == [("srv1", "gemma", 8443), ("srv3", "b", 2)]
+    assert {i["api_key_credential"] for i in result} == {CRED}
     # The input facts are not modified.
     assert "host" not in hostvars["srv1"]["ansible_local"]["llm_infra_serving_llama_cpp"]["instances"][0]
+
+
+def test_a_fact_that_repeats_the_controllers_credential_is_accepted():
+    hostvars = serving_hostvars(published("10.0.0.1", api_key_credential=CRED, host="srv1"))
+    [item, _] = haproxy_serving_instances(hostvars, ["srv1", "srv3"], "llm_infra_serving_llama_cpp", CRED)
+    assert item["api_key_credential"] == CRED and item["host"] == "srv1"
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        # A serving host asks for another service's secret to be put in haproxy.cfg and sent to it.
+        ({"api_key_credential": "minio/root"},
+         "srv1: instances[0] asks for api_key_credential 'minio/root', but the controller gives this engine's backends "
+         "'llama_cpp/backend-api-key'"),
+        ({"api_key_credential": "vault-init.pass"}, "asks for api_key_credential 'vault-init.pass'"),
+        ({"api_key_credential": "vault/approle-secret-id"}, "asks for api_key_credential 'vault/approle-secret-id'"),
+        # Malformed data that would become directives or drop verification in haproxy.cfg.
+        ({"address": "10.0.0.1\n    server evil 203.0.113.9:443"}, "srv1: instances[0].address '10.0.0.1\\n    server evil"),
+        ({"address": "10.0.0.9"}, "instances[0].address '10.0.0.9' is not the host's llm_infra_private_address '10.0.0.1'"),
+        ({"host": ""}, "srv1: instances[0].host '' is not the inventory name 'srv1'"),
+        ({"host": "srv3"}, "instances[0].host 'srv3' is not the inventory name 'srv1'"),
+        ({"model": "gemma\nbackend evil"}, "instances[0].model 'gemma\\nbackend evil' may only hold"),
+        ({"model": "gemma 'x'"}, "may only hold letters"),
+        ({"port": "8443\n"}, "instances[0].port '8443\\n' must be 1-65535"),
+        ({"port": 0}, "instances[0].port 0 must be 1-65535"),
+        ({"scheme": "http"}, "only https backends are accepted"),
+        ({"health_path": "/health hdr Host evil"}, "must be a plain absolute path"),
+        ({"instance": "a/b"}, "instances[0].instance 'a/b' may only hold"),
+    ],
+)
+def test_a_serving_hosts_bad_or_greedy_fact_is_refused(extra, expected):
+    hostvars = serving_hostvars(published(**extra))
+    with pytest.raises(AnsibleFilterError) as raised:
+        haproxy_serving_instances(hostvars, ["srv1", "srv3"], "llm_infra_serving_llama_cpp", CRED)
+    assert "nothing was rendered" in str(raised.value)
+    assert expected in str(raised.value), str(raised.value)
+
+
+def test_the_backend_credential_must_come_from_the_caller():
+    with pytest.raises(AnsibleFilterError, match="api_key_credential must name the credential"):
+        haproxy_serving_instances(serving_hostvars(), ["srv1"], "llm_infra_serving_llama_cpp")
+
+
+def test_a_fact_that_is_not_a_list_of_instances_is_refused():
+    hostvars = serving_hostvars()
+    hostvars["srv2"]["ansible_local"]["llm_infra_serving_llama_cpp"] = {"instances": "10.0.0.2:8443"}
+    with pytest.raises(AnsibleFilterError, match="srv2: local fact llm_infra_serving_llama_cpp must be"):
+        haproxy_serving_instances(hostvars, ["srv1", "srv2"], "llm_infra_serving_llama_cpp", CRED)
 
 
 def test_one_backend_per_model_with_all_its_servers_and_aliases():

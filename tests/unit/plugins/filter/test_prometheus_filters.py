@@ -1,5 +1,7 @@
 """Unit tests of the prometheus_* filters: rule file checks, `for` overrides, targets from service declarations."""
 
+import re
+
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
@@ -60,8 +62,18 @@ def test_bad_override_duration_is_refused():
         prometheus_rules_for(GOOD, {"A": "soon"})
 
 
-def test_targets_from_declarations():
-    hostvars = {
+SCRAPE_AUTH = [
+    {"jobs": "llama_cpp_[A-Za-z0-9_]+", "groups": ["serving"], "auth": "bearer", "credential": "llama_cpp/backend-api-key"},
+    {"jobs": "minio", "groups": ["storage"], "auth": "bearer", "token": "minio_jwt", "username": "prometheus",
+     "credential": "minio/prometheus"},
+    {"jobs": "prometheus", "groups": ["monitoring"], "auth": "basic", "username": "admin", "credential": "prometheus/web-admin"},
+]
+GROUPS = {"all": ["db-1", "st-1", "srv-1", "mon-1", "bare"], "database": ["db-1"], "storage": ["st-1"],
+          "serving": ["srv-1"], "monitoring": ["mon-1"]}
+
+
+def _hostvars():
+    return {
         "db-1": {
             "llm_infra_private_address": "10.0.0.5",
             "ansible_local": {
@@ -78,44 +90,141 @@ def test_targets_from_declarations():
             "ansible_facts": {
                 "ansible_local": {
                     "llm_infra_service_minio": {
-                        "name": "minio", "metrics": {"scheme": "https", "port": 9000, "path": "/minio/v2/metrics/cluster", "auth": "bearer"},
-                    },
-                    "llm_infra_service_llama_cpp": {"name": "llama_cpp", "metrics": {"port": 8080, "auth": "bearer", "credential": "llama_cpp/api-key"}},
-                    "llm_infra_service_prometheus": {
-                        "name": "prometheus",
-                        "metrics": {"scheme": "https", "port": 9090, "auth": "basic", "username": "admin", "credential": "prometheus/web-admin"},
+                        "name": "minio",
+                        "metrics": {"scheme": "https", "port": 9000, "path": "/minio/v2/metrics/cluster", "auth": "bearer",
+                                    "token": "minio_jwt", "username": "prometheus", "credential": "minio/prometheus"},
                     },
                 }
             },
         },
+        "srv-1": {
+            "llm_infra_private_address": "10.0.0.7",
+            "ansible_local": {
+                "llm_infra_service_llama_cpp_main": {"name": "llama_cpp_main", "metrics": {"port": 8080, "auth": "bearer"}},
+            },
+        },
+        "mon-1": {
+            "llm_infra_private_address": "mon-1.cluster.internal",
+            "ansible_local": {
+                "llm_infra_service_prometheus": {
+                    "name": "prometheus",
+                    "metrics": {"scheme": "https", "port": 9090, "auth": "basic", "username": "admin", "credential": "prometheus/web-admin"},
+                },
+            },
+        },
         "bare": {},
     }
-    targets = prometheus_targets_from_facts(["db-1", "st-1", "bare"], hostvars)
-    by_job = {t["job"]: t for t in targets}
-    assert sorted(by_job) == ["llama_cpp", "minio", "postgres_exporter", "prometheus"]
+
+
+def _targets(hostvars):
+    return prometheus_targets_from_facts(list(hostvars), hostvars, SCRAPE_AUTH, GROUPS)
+
+
+def test_targets_take_their_credentials_from_the_controller_table():
+    by_job = {t["job"]: t for t in _targets(_hostvars())}
+    assert sorted(by_job) == ["llama_cpp_main", "minio", "postgres_exporter", "prometheus"]
     assert by_job["postgres_exporter"] == {
         "job": "postgres_exporter", "host": "db-1", "address": "10.0.0.5", "port": 9187,
         "scheme": "https", "path": "/metrics", "auth": "none",
     }
-    assert by_job["minio"]["credential"] == "minio/metrics-token"
-    assert by_job["llama_cpp"]["credential"] == "llama_cpp/api-key"
-    assert by_job["llama_cpp"]["scheme"] == "http"
-    assert by_job["prometheus"]["username"] == "admin"
-    assert by_job["prometheus"]["credential"] == "prometheus/web-admin"
+    assert by_job["minio"] == {
+        "job": "minio", "host": "st-1", "address": "10.0.0.6", "port": 9000, "scheme": "https",
+        "path": "/minio/v2/metrics/cluster", "auth": "bearer", "token": "minio_jwt", "username": "prometheus",
+        "credential": "minio/prometheus",
+    }
+    # The serving host's declaration names no credential: the controller's table supplies it.
+    assert by_job["llama_cpp_main"]["credential"] == "llama_cpp/backend-api-key"
+    assert by_job["llama_cpp_main"]["token"] == "credential"
+    assert by_job["llama_cpp_main"]["scheme"] == "http"
+    assert (by_job["prometheus"]["username"], by_job["prometheus"]["credential"]) == ("admin", "prometheus/web-admin")
 
 
-def test_minio_declares_a_jwt_signed_by_its_metrics_user():
+@pytest.mark.parametrize(
+    "host, fact, metrics, expected",
+    [
+        # A serving host asks for MinIO's root credential, the Vault init password, the automation AppRole.
+        ("srv-1", "llm_infra_service_llama_cpp_main", {"port": 8080, "auth": "bearer", "credential": "minio/root"},
+         "srv-1: llm_infra_service_llama_cpp_main: job 'llama_cpp_main' asks for credential='minio/root', but the controller "
+         "gives this job auth='bearer', credential='llama_cpp/backend-api-key', token='credential'"),
+        ("srv-1", "llm_infra_service_llama_cpp_main", {"port": 8080, "auth": "bearer", "credential": "vault-init.pass"},
+         "asks for credential='vault-init.pass'"),
+        # A job the table gives no credential cannot ask for one.
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "auth": "basic", "credential": "vault/approle-secret-id"},
+         "job 'postgres_exporter' asks for auth='basic', credential='vault/approle-secret-id', but prometheus_scrape_auth "
+         "gives this job no credential"),
+        # A host outside the storage group claims MinIO's job to have its metrics token sent to it.
+        ("srv-1", "llm_infra_service_llama_cpp_main", {"job": "minio", "port": 9000, "auth": "bearer"},
+         "job 'minio' carries a credential that only hosts of storage may be scraped with; srv-1 is in none of them"),
+        ("st-1", "llm_infra_service_minio", {"port": 9000, "auth": "bearer", "token": "minio_jwt", "username": "root",
+                                             "credential": "minio/root"},
+         "asks for credential='minio/root', username='root'"),
+        # Malformed data is refused before it reaches prometheus.yml.
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": "9187\n  - job_name: evil", "auth": "none"},
+         "port '9187\\n  - job_name: evil' must be an integer 1-65535"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 70000}, "port 70000 must be an integer 1-65535"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "job": "../../etc/cron.d/x"},
+         "job '../../etc/cron.d/x' must be letters, digits and '_'"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "path": "/metrics\nfoo"}, "must be a plain absolute path"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "scheme": "file"}, "scheme 'file' must be http or https"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "auth": "digest"}, "auth 'digest' must be one of none, basic, bearer"),
+    ],
+)
+def test_a_declaration_asking_for_what_it_was_not_given_is_refused(host, fact, metrics, expected):
+    hostvars = _hostvars()
+    local = hostvars[host].get("ansible_local") or hostvars[host]["ansible_facts"]["ansible_local"]
+    local[fact] = {"name": fact[len("llm_infra_service_"):], "metrics": metrics}
+    with pytest.raises(AnsibleFilterError) as raised:
+        _targets(hostvars)
+    message = str(raised.value)
+    assert "no configuration was written" in message
+    assert expected in message, message
+
+
+def test_a_malformed_private_address_is_refused():
+    hostvars = _hostvars()
+    hostvars["db-1"]["llm_infra_private_address"] = "10.0.0.5\n  - targets: [evil]"
+    with pytest.raises(AnsibleFilterError, match="db-1: the host's llm_infra_private_address .* is not an IP address or host name"):
+        _targets(hostvars)
+
+
+def test_every_problem_of_every_host_is_reported_at_once():
+    hostvars = _hostvars()
+    hostvars["db-1"]["ansible_local"]["llm_infra_service_postgres_exporter"]["metrics"]["port"] = 0
+    hostvars["srv-1"]["ansible_local"]["llm_infra_service_llama_cpp_main"]["metrics"]["credential"] = "minio/root"
+    with pytest.raises(AnsibleFilterError) as raised:
+        _targets(hostvars)
+    assert "db-1: llm_infra_service_postgres_exporter: port 0" in str(raised.value)
+    assert "srv-1: llm_infra_service_llama_cpp_main: job 'llama_cpp_main' asks for credential='minio/root'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "table, expected",
+    [
+        ("x", "prometheus_scrape_auth must be a list"),
+        ([{"jobs": "(", "groups": ["a"], "auth": "basic", "username": "u", "credential": "c"}], "prometheus_scrape_auth[0].jobs is not a regular expression"),
+        ([{"jobs": "a", "groups": [], "auth": "basic", "username": "u", "credential": "c"}], "prometheus_scrape_auth[0].groups must list"),
+        ([{"jobs": "a", "groups": ["g"], "auth": "none", "credential": "c"}], "prometheus_scrape_auth[0].auth must be basic or bearer"),
+        ([{"jobs": "a", "groups": ["g"], "auth": "basic", "credential": "c"}], "prometheus_scrape_auth[0].username is required"),
+        ([{"jobs": "a", "groups": ["g"], "auth": "bearer", "token": "minio_jwt", "credential": "c"}], "username (the MinIO user) is required"),
+    ],
+)
+def test_a_bad_controller_table_is_named(table, expected):
+    with pytest.raises(AnsibleFilterError, match=re.escape(expected)):
+        prometheus_targets_from_facts([], {}, table, {})
+
+
+def test_a_declaration_may_repeat_what_the_controller_decides():
     declaration = {
         "name": "minio",
         "metrics": {"scheme": "https", "port": 9000, "path": "/minio/v2/metrics/cluster", "auth": "bearer",
                     "token": "minio_jwt", "username": "prometheus", "credential": "minio/prometheus"},
     }
-    target = target_from_declaration("st-1", "10.0.0.6", declaration)
-    assert target["token"] == "minio_jwt"
-    assert target["username"] == "prometheus"
-    assert target["credential"] == "minio/prometheus"
-    plain = target_from_declaration("st-1", "10.0.0.6", {"name": "x", "metrics": {"port": 1, "auth": "bearer"}})
-    assert plain["token"] == "credential" and "username" not in plain
+    target, problems = target_from_declaration("st-1", "10.0.0.6", declaration, SCRAPE_AUTH, ["storage"])
+    assert problems == []
+    assert (target["token"], target["username"], target["credential"]) == ("minio_jwt", "prometheus", "minio/prometheus")
+    plain, problems = target_from_declaration("srv-1", "10.0.0.7", {"name": "llama_cpp_x", "metrics": {"port": 1, "auth": "bearer"}},
+                                              SCRAPE_AUTH, ["serving"])
+    assert problems == [] and plain["token"] == "credential" and "username" not in plain
 
 
 @pytest.mark.parametrize("shape", ["ansible_local", "ansible_facts.local", "ansible_facts.ansible_local"])

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Search a playbook's output for every secret the inventory holds; print how many were found, never a value.
+
+Secrets are collected from the controller's credentials store (every file; private keys by their base64 lines;
+files encrypted with ansible-vault are decrypted with the store's *.pass files, which is how the OpenBao init
+response with its root token and unseal keys is kept) and, when --vault-url is given, from every KV v2 secret
+under the collection's prefix (AppRole login as the automation role, whose ids are in the store).
+
+Exit status: 0 when no secret appears in the output, 1 when one does (the names are printed), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# Shorter values (a port, "admin") would match by chance; every generated secret is far longer.
+MIN_LENGTH = 12
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _vault_decrypt(data: bytes, passwords: list[bytes]):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    for password in passwords:
+        try:
+            return VaultLib([("default", VaultSecret(password))]).decrypt(data)
+        except Exception:  # noqa: BLE001 - wrong password: try the next
+            continue
+    return None
+
+
+def store_secrets(store: Path) -> dict[str, set[str]]:
+    """{name: {values}} of every file of the store."""
+    secrets: dict[str, set[str]] = {}
+    passwords = [p.read_bytes().strip() for p in store.rglob("*.pass") if p.is_file()]
+    for path in sorted(p for p in store.rglob("*") if p.is_file()):
+        name = path.relative_to(store).as_posix()
+        data = path.read_bytes()
+        if data.startswith(b"$ANSIBLE_VAULT"):
+            plain = _vault_decrypt(data, passwords)
+            if plain is None:
+                print("scan: %s is encrypted with no password of the store; its content is not searched" % name, file=sys.stderr)
+                continue
+            data = plain
+        text = data.decode("utf-8", "replace")
+        values: set[str] = set()
+        if "PRIVATE KEY-----" in text:
+            # A key that leaks leaks line by line: each base64 line is a needle.
+            values |= {line.strip() for line in text.splitlines() if len(line.strip()) >= 40 and "-----" not in line}
+        elif "-----BEGIN CERTIFICATE-----" in text:
+            continue
+        else:
+            try:
+                values |= set(_strings(json.loads(text)))
+            except ValueError:
+                values.add(text.strip())
+        values = {v for v in values if len(v) >= MIN_LENGTH}
+        if values:
+            secrets[name] = values
+    return secrets
+
+
+def vault_secrets(store: Path, url: str, ca_cert: str, mount: str, prefix: str) -> dict[str, set[str]]:
+    from ansible_collections.llm_infra.cluster.plugins.lookup.credential import VaultKV, read_file
+
+    kv = VaultKV(url, ca_cert=ca_cert, mount=mount, prefix=prefix)
+    kv.login(read_file(str(store), "vault/automation-role-id"), read_file(str(store), "vault/automation-secret-id"))
+    secrets: dict[str, set[str]] = {}
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        status, body = kv.request("LIST", "%s/metadata/%s/%s" % (mount, prefix, folder))
+        if status == 404:
+            continue
+        if status != 200:
+            raise SystemExit("scan: listing %s/metadata/%s/%s failed with HTTP %s" % (mount, prefix, folder, status))
+        for key in body["data"]["keys"]:
+            if key.endswith("/"):
+                pending.append(folder + key)
+                continue
+            status, body2 = kv.request("GET", "%s/data/%s/%s%s" % (mount, prefix, folder, key))
+            if status != 200:
+                raise SystemExit("scan: reading %s%s failed with HTTP %s" % (folder, key, status))
+            values = {v for v in _strings(((body2.get("data") or {}).get("data") or {})) if len(v) >= MIN_LENGTH}
+            if values:
+                secrets["kv:" + folder + key] = values
+    return secrets
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log", type=Path, help="the playbook output to search")
+    parser.add_argument("--store", type=Path, required=True, help="the controller's credentials store")
+    parser.add_argument("--vault-url", default="", help="the OpenBao/Vault API, when the inventory has one")
+    parser.add_argument("--vault-ca", default="", help="CA bundle of the Vault listener")
+    parser.add_argument("--vault-mount", default="secret")
+    parser.add_argument("--vault-prefix", default="llm-infra")
+    parser.add_argument("--extra", action="append", default=[], help="NAME=FILE: a further secret to search for")
+    args = parser.parse_args()
+    if not args.log.is_file() or not args.store.is_dir():
+        print("scan: %s must be a file and %s a folder" % (args.log, args.store), file=sys.stderr)
+        return 2
+    secrets = store_secrets(args.store)
+    if args.vault_url:
+        secrets.update(vault_secrets(args.store, args.vault_url, args.vault_ca or None, args.vault_mount, args.vault_prefix))
+    for extra in args.extra:
+        name, _, path = extra.partition("=")
+        secrets["extra:" + name] = {Path(path).read_text().strip()}
+    output = args.log.read_text(errors="replace")
+    hits = {name: sum(output.count(v) for v in values) for name, values in secrets.items()}
+    hits = {name: count for name, count in hits.items() if count}
+    values = sum(len(v) for v in secrets.values())
+    print("scan: %d secrets (%d values, %d from Vault KV) searched in %s (%d lines, %.1f MB): %d found"
+          % (len(secrets), values, sum(1 for n in secrets if n.startswith("kv:")), args.log.name,
+             output.count("\n"), len(output) / 1e6, len(hits)))
+    for name, count in sorted(hits.items()):
+        print("scan: the value of %s appears %d times" % (name, count))
+    return 1 if hits else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
