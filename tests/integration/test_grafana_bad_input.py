@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,12 @@ CASES = {
     "tarball_without_sha256": (
         {"grafana_install_method": "tarball"},
         ["artifact grafana 11.3.0", "has no valid sha256", "set grafana_tarball_sha256", ".tar.gz.sha256"],
+    ),
+    # The repository's key file is an artifact like any other: no digest from the inventory, no download.
+    "repository_without_key_sha256": (
+        {},
+        ["artifact grafana-apt-key B53AE77BADB630A683046005963FA27710458545", "has no valid sha256",
+         "set grafana_apt_key_sha256", "https://apt.grafana.com/gpg.key"],
     ),
 }
 
@@ -113,7 +120,15 @@ def test_templates_render_valid_files(tmp_path: Path):
     # The password is the one the prometheus role hashes: same credential name, same store.
     password = (tmp_path / "credentials" / "prometheus" / "web-admin").read_text().strip()
     assert prom["secureJsonData"]["basicAuthPassword"] == password
-    assert by_uid["loki"]["url"] == "https://10.0.0.9:3100"
+    loki = by_uid["loki"]
+    assert loki["url"] == "https://10.0.0.9:3100"
+    # Loki requires a client certificate: Grafana presents its own, and verifies Loki against the cluster CA.
+    assert loki["jsonData"]["tlsAuth"] is True and loki["jsonData"]["tlsAuthWithCACert"] is True
+    assert loki["secureJsonData"] == {
+        "tlsCACert": "$__file{/etc/llm-infra/tls/ca.crt}",
+        "tlsClientCert": "$__file{/etc/llm-infra/tls/grafana.crt}",
+        "tlsClientKey": "$__file{/etc/llm-infra/tls/grafana.key}",
+    }
 
     providers = yaml.safe_load((out / "dashboards.yml").read_text())["providers"]
     assert providers[0]["options"]["path"] == "/var/lib/grafana/dashboards/llm-infra"
@@ -179,7 +194,14 @@ def render_role(tmp_path: Path, role: str, extra: dict) -> Path:
 def test_loki_config_filesystem(tmp_path: Path):
     config = yaml.safe_load((render_role(tmp_path, "loki", {}) / "config.yml").read_text())
     assert config["server"]["http_listen_address"] == "127.0.0.1"
-    assert config["server"]["http_tls_config"]["cert_file"] == "/etc/llm-infra/tls/loki.crt"
+    # Push, query and every other endpoint need a client certificate of the cluster CA.
+    assert config["server"]["http_tls_config"] == {
+        "cert_file": "/etc/llm-infra/tls/loki.crt",
+        "key_file": "/etc/llm-infra/tls/loki.key",
+        "client_auth_type": "RequireAndVerifyClientCert",
+        "client_ca_file": "/etc/llm-infra/tls/ca.crt",
+    }
+    assert config["auth_enabled"] is False
     assert config["limits_config"]["retention_period"] == "744h"
     assert config["compactor"]["retention_enabled"] is True
     assert config["schema_config"]["configs"][0]["object_store"] == "filesystem"
@@ -193,19 +215,33 @@ def test_loki_config_s3(tmp_path: Path):
     assert s3["endpoint"] == "10.0.0.7:9000" and s3["insecure"] is False and s3["bucketnames"] == "loki"
     assert s3["secret_access_key"] == (tmp_path / "credentials" / "loki" / "s3-secret-key").read_text().strip()
     assert config["schema_config"]["configs"][0]["object_store"] == "s3"
+    assert config["server"]["http_tls_config"]["client_auth_type"] == "RequireAndVerifyClientCert"
     assert config["compactor"]["delete_request_store"] == "s3"
     assert config["limits_config"]["retention_period"] == "168h"
 
 
+def alloy_endpoints(text: str) -> list[dict]:
+    """The endpoint blocks of loki.write "default": url and the tls_config attributes of each."""
+    write = text[text.index('loki.write "default" {'):]
+    endpoints = []
+    for block in re.findall(r"endpoint \{(.*?)\n  \}", write, re.DOTALL):
+        url = re.search(r'^\s*url\s*=\s*"([^"]*)"', block, re.MULTILINE).group(1)
+        tls = re.search(r"tls_config \{(.*?)\}", block, re.DOTALL).group(1)
+        endpoints.append({"url": url, "tls": dict(re.findall(r'^\s*(\w+)\s*=\s*"([^"]*)"', tls, re.MULTILINE))})
+    return endpoints
+
+
 def test_alloy_pipeline(tmp_path: Path):
+    urls = ["https://10.0.0.9:3100/loki/api/v1/push", "https://10.0.0.10:3100/loki/api/v1/push"]
     out = render_role(
         tmp_path,
         "alloy",
-        {"alloy_loki_push_urls": ["https://10.0.0.9:3100/loki/api/v1/push"], "alloy_extra_labels": {"cluster": "lab"}, "alloy_journal_max_priority": 4},
+        {"alloy_loki_push_urls": urls, "alloy_extra_labels": {"cluster": "lab"}, "alloy_journal_max_priority": 4},
     )
     text = (out / "config.alloy").read_text()
-    assert 'url = "https://10.0.0.9:3100/loki/api/v1/push"' in text
-    assert 'ca_file = "/etc/llm-infra/tls/ca.crt"' in text
+    # Every push presents the host's client certificate (Loki requires one) and verifies Loki against the cluster CA.
+    tls = {"ca_file": "/etc/llm-infra/tls/ca.crt", "cert_file": "/etc/llm-infra/tls/alloy.crt", "key_file": "/etc/llm-infra/tls/alloy.key"}
+    assert alloy_endpoints(text) == [{"url": url, "tls": tls} for url in urls]
     assert 'source_labels = ["__journal__systemd_unit"]' in text and 'target_label  = "unit"' in text
     assert 'host = "localhost"' in text and 'cluster = "lab"' in text
     assert 'matches       = "PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 PRIORITY=4"' in text
@@ -217,6 +253,11 @@ LOG_CASES = {
     "loki_retention_zero": ("loki", {"loki_retention_period": "0h"}, ["loki_retention_period '0h'"]),
     "loki_s3_without_endpoint": ("loki", {"loki_storage": "s3"}, ["loki_s3_endpoint ('')"]),
     "alloy_without_loki": ("alloy", {}, ["alloy_loki_push_urls ([])"]),
+    "alloy_without_key_sha256": (
+        "alloy",
+        {"alloy_loki_push_urls": ["https://10.0.0.9:3100/loki/api/v1/push"]},
+        ["artifact grafana-apt-key B53AE77BADB630A683046005963FA27710458545", "set alloy_apt_key_sha256", "/gpg.key"],
+    ),
     "loki_without_sha256": ("loki", {}, ["artifact loki 3.3.2", "has no valid sha256", "set loki_sha256", "SHA256SUMS"]),
 }
 
