@@ -19,6 +19,8 @@ from pathlib import Path
 
 # Shorter values (a port, "admin") would match by chance; every generated secret is far longer.
 MIN_LENGTH = 12
+# Files of the store that hold no secret: certificates, digests of applied configuration, expiry times.
+PUBLIC_SUFFIXES = (".crt", ".sha256", ".expires")
 
 
 def _strings(value):
@@ -49,6 +51,8 @@ def store_secrets(store: Path) -> dict[str, set[str]]:
     passwords = [p.read_bytes().strip() for p in store.rglob("*.pass") if p.is_file()]
     for path in sorted(p for p in store.rglob("*") if p.is_file()):
         name = path.relative_to(store).as_posix()
+        if path.suffix in PUBLIC_SUFFIXES:
+            continue
         data = path.read_bytes()
         if data.startswith(b"$ANSIBLE_VAULT"):
             plain = _vault_decrypt(data, passwords)

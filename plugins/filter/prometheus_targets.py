@@ -21,7 +21,8 @@ from ansible.errors import AnsibleFilterError
 FACT_PREFIX = "llm_infra_service_"
 # Job names become file names on the Prometheus host (<job>.secret) and label values.
 JOB_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-PATH_RE = re.compile(r"/[A-Za-z0-9._/~-]{0,200}")
+# A path, optionally with a query of plain name=value pairs (OpenBao serves /v1/sys/metrics?format=prometheus).
+PATH_RE = re.compile(r"/[A-Za-z0-9._/~-]{0,200}(\?[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*(&[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*)*)?")
 HOSTNAME_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 AUTH_FIELDS = ("auth", "credential", "username", "token")
 AUTH_KINDS = ("none", "basic", "bearer")

@@ -67,6 +67,30 @@ CASES = {
         {"haproxy_llm_backends": [dict(INSTANCE, scheme="http")]},
         ["haproxy_llm_backends[0].scheme 'http'"],
     ),
+    "body_limit_past_the_buffer": (
+        {"haproxy_max_body_bytes": 60000},
+        ["haproxy_max_body_bytes (60000) must be 1024 to haproxy_tune_bufsize - 16384 (49152)"],
+    ),
+    "no_unauthenticated_budget": (
+        {"haproxy_unauthenticated_requests_per_minute": 0},
+        ["haproxy_unauthenticated_requests_per_minute must be a positive integer, got 0"],
+    ),
+    "source_cap_past_maxconn": (
+        {"haproxy_source_max_connections": 5000},
+        ["haproxy_source_max_connections (5000) must be 1 to haproxy_maxconn (2000)"],
+    ),
+    "body_timeout_not_a_duration": (
+        {"haproxy_timeout_http_body": "soon"},
+        ["haproxy_timeout_http_body (soon) must be a duration like 10s or 500ms"],
+    ),
+    "empty_tls_name_of_a_server": (
+        {"haproxy_llm_backends": [dict(INSTANCE, host="")]},
+        ["haproxy_llm_backends[0].host '' must be the server's host name (its TLS name"],
+    ),
+    "directive_in_a_server_address": (
+        {"haproxy_llm_backends": [dict(INSTANCE, address="10.0.0.2:8443 check\n    server evil 203.0.113.9")]},
+        ["haproxy_llm_backends[0].address '10.0.0.2:8443 check\\n    server evil 203.0.113.9' must be an IP address or host name"],
+    ),
     "bad_client_network": (
         {"haproxy_client_cidrs": ["10.0.0.300/8"]},
         ["haproxy_client_cidrs (10.0.0.300/8)"],

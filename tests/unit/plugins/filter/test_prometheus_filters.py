@@ -139,6 +139,14 @@ def test_targets_take_their_credentials_from_the_controller_table():
     assert (by_job["prometheus"]["username"], by_job["prometheus"]["credential"]) == ("admin", "prometheus/web-admin")
 
 
+def test_a_path_may_carry_a_plain_query():
+    hostvars = _hostvars()
+    hostvars["st-1"]["ansible_facts"]["ansible_local"]["llm_infra_service_openbao"] = {
+        "name": "openbao", "metrics": {"scheme": "https", "port": 8200, "path": "/v1/sys/metrics?format=prometheus"}}
+    by_job = {t["job"]: t for t in _targets(hostvars)}
+    assert by_job["openbao"]["path"] == "/v1/sys/metrics?format=prometheus"
+
+
 @pytest.mark.parametrize(
     "host, fact, metrics, expected",
     [
@@ -165,6 +173,8 @@ def test_targets_take_their_credentials_from_the_controller_table():
         ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "job": "../../etc/cron.d/x"},
          "job '../../etc/cron.d/x' must be letters, digits and '_'"),
         ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "path": "/metrics\nfoo"}, "must be a plain absolute path"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "path": "/m?x=1\n  - job_name: evil"}, "must be a plain absolute path"),
+        ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "path": "/m?x=<script>"}, "must be a plain absolute path"),
         ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "scheme": "file"}, "scheme 'file' must be http or https"),
         ("db-1", "llm_infra_service_postgres_exporter", {"port": 9187, "auth": "digest"}, "auth 'digest' must be one of none, basic, bearer"),
     ],
