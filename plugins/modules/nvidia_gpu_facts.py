@@ -11,7 +11,11 @@ version_added: 0.3.0
 short_description: Report the NVIDIA GPUs of a host, with compute capability and memory
 description:
   - Runs C(nvidia-smi -q -x) and parses its XML report into a list of GPUs.
-  - A host without C(nvidia-smi) (no driver) reports no GPUs and does not fail.
+  - A host without C(nvidia-smi) (no driver) reports no GPUs and does not fail; C(state) says why.
+  - Independently of the driver, lists the NVIDIA display and 3D controllers on the PCI bus (sysfs), with the
+    architecture their device ID belongs to, so that a host can be planned for before any driver is installed.
+  - Reports per GPU the persistence mode, ECC mode, retired pages and row remapping, and the loaded kernel module
+    (version and open or proprietary flavour), so that a driver role can verify a host in one call.
   - The compute capability is read from the report when the driver gives it; otherwise it comes from
     C(nvidia-smi --query-gpu=compute_cap), else from the product architecture.
   - Needs only the Python standard library on the managed host. Changes nothing; supports check mode.
@@ -20,6 +24,22 @@ options:
     description: Name or path of the C(nvidia-smi) binary.
     type: str
     default: nvidia-smi
+  report:
+    description:
+      - Path of a recorded C(nvidia-smi -q -x) report on the managed host to parse instead of running C(nvidia-smi),
+        for planning a host from a saved report and for tests.
+    type: path
+    version_added: 0.4.0
+  sysfs_root:
+    description: Root of sysfs, where C(bus/pci/devices) and C(module/nvidia) are read.
+    type: path
+    default: /sys
+    version_added: 0.4.0
+  procfs_root:
+    description: Root of procfs, where C(driver/nvidia/version) names the loaded kernel module.
+    type: path
+    default: /proc
+    version_added: 0.4.0
 attributes:
   check_mode:
     support: full
@@ -50,6 +70,11 @@ gpus:
       architecture: Hopper
       compute_capability: "9.0"
       memory_total_mib: 81559
+      pci_device_id: "0x2330"
+      persistence_mode: true
+      ecc_mode: {current: Enabled, pending: Enabled}
+      retired_pages: {single_bit: 0, double_bit: 0, pending: false}
+      remapped_rows: {correctable: 0, uncorrectable: 0, pending: false, failure: false}
 driver_version:
   description: Driver version, empty without GPUs.
   returned: always
@@ -58,6 +83,44 @@ cuda_version:
   description: Highest CUDA version the driver supports, empty without GPUs.
   returned: always
   type: str
+state:
+  description:
+    - C(no_driver) (no C(nvidia-smi)), C(no_gpu_visible) (C(nvidia-smi) fails, e.g. "Failed to initialize NVML", or
+      lists no GPU) or C(ok).
+  returned: always
+  type: str
+  version_added: 0.4.0
+nvidia_smi_error:
+  description: What C(nvidia-smi) printed when it failed.
+  returned: when state is no_gpu_visible because nvidia-smi failed
+  type: str
+problems:
+  description:
+    - One line per unhealthy GPU condition (ECC change pending, pages pending retirement, row remap failure or
+      pending remap), each naming the GPU index and PCI bus ID. Empty when healthy.
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.4.0
+pci_gpus:
+  description:
+    - NVIDIA display and 3D controllers on the PCI bus, read from sysfs without the driver, with the architecture
+      their PCI device ID belongs to (C(Unknown) when the ID is outside the known ranges).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - pci_bus_id: "0000:00:06.0"
+      device_id: "0x2330"
+      architecture: Hopper
+  version_added: 0.4.0
+kernel_module:
+  description:
+    - The NVIDIA kernel module loaded now, with C(version) (empty when none is loaded) and C(flavour) (C(open),
+      C(proprietary) or empty), from C(/proc/driver/nvidia/version).
+  returned: always
+  type: dict
+  version_added: 0.4.0
 cuda_architectures:
   description: Distinct CUDA architectures of the GPUs as CMake wants them (compute capability without the dot).
   returned: always
@@ -66,6 +129,8 @@ cuda_architectures:
   sample: ["90"]
 """
 
+import os
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -83,6 +148,90 @@ ARCHITECTURE_CAPABILITY = {
     "Hopper": "9.0",
     "Blackwell": "10.0",
 }
+
+
+# PCI device ID ranges of NVIDIA GPU architectures (vendor 0x10de), from the device IDs NVIDIA publishes for each
+# generation. Open kernel modules support every ID from 0x1e00 (Turing) on; Blackwell starts at 0x2900.
+PCI_DEVICE_ARCHITECTURES = (
+    (0x0FC0, 0x0FFF, "Kepler"),
+    (0x1000, 0x103F, "Kepler"),
+    (0x1180, 0x13BF, "Kepler"),
+    (0x1340, 0x17FF, "Maxwell"),
+    (0x15F0, 0x15FF, "Pascal"),
+    (0x1B00, 0x1D7F, "Pascal"),
+    (0x1D80, 0x1DFF, "Volta"),
+    (0x1E00, 0x1FFF, "Turing"),
+    (0x2080, 0x217F, "Ampere"),
+    (0x2180, 0x21FF, "Turing"),
+    (0x2200, 0x22FF, "Ampere"),
+    (0x2300, 0x23FF, "Hopper"),
+    (0x2400, 0x25FF, "Ampere"),
+    (0x2600, 0x28FF, "Ada Lovelace"),
+    (0x2900, 0x2FFF, "Blackwell"),
+)
+# Architectures in release order, for "before Turing" and "from Blackwell on" decisions.
+ARCHITECTURE_ORDER = ["Kepler", "Maxwell", "Pascal", "Volta", "Turing", "Ampere", "Ada Lovelace", "Hopper", "Blackwell"]
+PCI_GPU_CLASSES = ("0x0300", "0x0302")
+NVIDIA_VENDOR = "0x10de"
+
+
+def pci_architecture(device_id):
+    """'0x2330' or 0x2330 -> 'Hopper'; the last matching range wins (later, narrower entries refine earlier ones)."""
+    value = int(device_id, 16) if isinstance(device_id, str) else int(device_id)
+    found = "Unknown"
+    for low, high, name in PCI_DEVICE_ARCHITECTURES:
+        if low <= value <= high:
+            found = name
+    if value > PCI_DEVICE_ARCHITECTURES[-1][1]:
+        found = "Blackwell or later"
+    return found
+
+
+def _read(path):
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def scan_pci(sysfs_root="/sys"):
+    """NVIDIA display/3D controllers on the PCI bus, sorted by bus ID."""
+    devices_dir = os.path.join(sysfs_root, "bus", "pci", "devices")
+    try:
+        names = sorted(os.listdir(devices_dir))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        device = os.path.join(devices_dir, name)
+        if _read(os.path.join(device, "vendor")).lower() != NVIDIA_VENDOR:
+            continue
+        if not _read(os.path.join(device, "class")).lower().startswith(PCI_GPU_CLASSES):
+            continue
+        device_id = _read(os.path.join(device, "device")).lower()
+        try:
+            architecture = pci_architecture(device_id)
+        except ValueError:
+            architecture = "Unknown"
+        found.append({"pci_bus_id": name, "device_id": device_id, "architecture": architecture})
+    return found
+
+
+def kernel_module(procfs_root="/proc"):
+    """Version and flavour of the loaded NVIDIA kernel module, from /proc/driver/nvidia/version."""
+    text = _read(os.path.join(procfs_root, "driver", "nvidia", "version"))
+    if not text:
+        return {"version": "", "flavour": ""}
+    first = text.splitlines()[0]
+    match = re.search(r"Kernel Module(?: for [^ ]+)?\s+([0-9]+(?:\.[0-9]+)+)", first)
+    flavour = "open" if "Open Kernel Module" in first else "proprietary"
+    return {"version": match.group(1) if match else "", "flavour": flavour}
+
+
+def _count(value):
+    """'0' -> 0; 'N/A' or anything else -> 0."""
+    return int(value) if value.isdigit() else 0
 
 
 def _text(node, path, default=""):
@@ -121,14 +270,53 @@ def parse_report(xml_text, query_capabilities=None):
                 "architecture": architecture,
                 "compute_capability": capability,
                 "memory_total_mib": _mib(_text(gpu, "fb_memory_usage/total")),
+                "pci_device_id": _device_id(_text(gpu, "pci/pci_device_id")),
+                "persistence_mode": _text(gpu, "persistence_mode") == "Enabled",
+                "ecc_mode": {"current": _text(gpu, "ecc_mode/current_ecc", "N/A"), "pending": _text(gpu, "ecc_mode/pending_ecc", "N/A")},
+                "retired_pages": {
+                    "single_bit": _count(_text(gpu, "retired_pages/multiple_single_bit_retirement/retired_count")),
+                    "double_bit": _count(_text(gpu, "retired_pages/double_bit_retirement/retired_count")),
+                    "pending": _text(gpu, "retired_pages/pending_retirement") == "Yes",
+                },
+                "remapped_rows": {
+                    "correctable": _count(_text(gpu, "remapped_rows/remapped_row_corr")),
+                    "uncorrectable": _count(_text(gpu, "remapped_rows/remapped_row_unc")),
+                    "pending": _text(gpu, "remapped_rows/remapped_row_pending") == "Yes",
+                    "failure": _text(gpu, "remapped_rows/remapped_row_failure") == "Yes",
+                },
             }
         )
     return {
         "gpus": gpus,
+        "problems": health_problems(gpus),
         "driver_version": _text(root, "driver_version"),
         "cuda_version": _text(root, "cuda_version"),
         "cuda_architectures": cuda_architectures(gpus),
     }
+
+
+def _device_id(value):
+    """'233010DE' (device then vendor, as nvidia-smi writes it) -> '0x2330'; anything else -> ''."""
+    if re.match(r"^[0-9A-Fa-f]{8}$", value or ""):
+        return "0x" + value[:4].lower()
+    return ""
+
+
+def health_problems(gpus):
+    """One line per condition that makes a GPU unfit to serve until it is reset or serviced."""
+    problems = []
+    for gpu in gpus:
+        where = "GPU %s (%s)" % (gpu["index"], gpu["pci_bus_id"])
+        ecc = gpu["ecc_mode"]
+        if ecc["pending"] not in ("N/A", ecc["current"]):
+            problems.append("%s: ECC mode %s, %s pending until the GPU is reset" % (where, ecc["current"], ecc["pending"]))
+        if gpu["retired_pages"]["pending"]:
+            problems.append("%s: retired pages pending, the GPU needs a reset" % where)
+        if gpu["remapped_rows"]["failure"]:
+            problems.append("%s: row remapping failed, the GPU needs service" % where)
+        if gpu["remapped_rows"]["pending"]:
+            problems.append("%s: row remapping pending, the GPU needs a reset" % where)
+    return problems
 
 
 def cuda_architectures(gpus):
@@ -138,23 +326,46 @@ def cuda_architectures(gpus):
 
 
 def main():
-    module = AnsibleModule(argument_spec={"nvidia_smi": {"type": "str", "default": "nvidia-smi"}}, supports_check_mode=True)
-    binary = shutil.which(module.params["nvidia_smi"]) if "/" not in module.params["nvidia_smi"] else module.params["nvidia_smi"]
-    empty = {"gpus": [], "driver_version": "", "cuda_version": "", "cuda_architectures": []}
-    if not binary:
-        module.exit_json(changed=False, **empty)
-    rc, out, err = module.run_command([binary, "-q", "-x"])
-    if rc != 0:
-        # A driver that is installed but has no device (or is not loaded) means no usable GPU.
-        module.exit_json(changed=False, nvidia_smi_error=(err or out).strip(), **empty)
-    capabilities = None
-    qrc, qout, _qerr = module.run_command([binary, "--query-gpu=compute_cap", "--format=csv,noheader"])
-    if qrc == 0:
-        capabilities = [line.strip() for line in qout.splitlines() if line.strip()]
+    module = AnsibleModule(
+        argument_spec={
+            "nvidia_smi": {"type": "str", "default": "nvidia-smi"},
+            "report": {"type": "path"},
+            "sysfs_root": {"type": "path", "default": "/sys"},
+            "procfs_root": {"type": "path", "default": "/proc"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    host = {"pci_gpus": scan_pci(params["sysfs_root"]), "kernel_module": kernel_module(params["procfs_root"])}
+    empty = {"gpus": [], "problems": [], "driver_version": "", "cuda_version": "", "cuda_architectures": []}
+    if params["report"]:
+        try:
+            with open(params["report"], encoding="utf-8") as handle:
+                out = handle.read()
+        except OSError as exc:
+            module.fail_json(msg="cannot read the recorded report %s: %s" % (params["report"], exc))
+        capabilities = None
+        source = params["report"]
+    else:
+        binary = shutil.which(params["nvidia_smi"]) if "/" not in params["nvidia_smi"] else params["nvidia_smi"]
+        if not binary or not os.path.exists(binary):
+            module.exit_json(changed=False, state="no_driver", **dict(empty, **host))
+        rc, out, err = module.run_command([binary, "-q", "-x"])
+        if rc != 0:
+            # Installed userspace without a usable device: no GPU, the module not loaded, or a version mismatch.
+            module.exit_json(changed=False, state="no_gpu_visible", nvidia_smi_rc=rc, nvidia_smi_error=(err or out).strip(),
+                             **dict(empty, **host))
+        capabilities = None
+        qrc, qout, _qerr = module.run_command([binary, "--query-gpu=compute_cap", "--format=csv,noheader"])
+        if qrc == 0:
+            capabilities = [line.strip() for line in qout.splitlines() if line.strip()]
+        source = binary + " -q -x"
     try:
         result = parse_report(out, capabilities)
     except ET.ParseError as exc:
-        module.fail_json(msg="cannot parse the output of %s -q -x: %s" % (binary, exc))
+        module.fail_json(msg="cannot parse the output of %s: %s" % (source, exc))
+    result.update(host)
+    result["state"] = "ok" if result["gpus"] else "no_gpu_visible"
     module.exit_json(changed=False, **result)
 
 
