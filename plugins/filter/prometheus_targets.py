@@ -11,9 +11,10 @@ declare a job that carries one. A declaration that asks for anything else is ref
 from __future__ import annotations
 
 # Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
-# prometheus_targets_from_facts.yml.
+# prometheus_target_problems.yml, prometheus_targets_from_facts.yml.
 
 import ipaddress
+import json
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -57,10 +58,10 @@ def valid_port(value):
     if isinstance(value, bool):
         return False
     try:
-        port = int(str(value).strip())
+        port = int(str(value))
     except (TypeError, ValueError):
         return False
-    return str(port) == str(value).strip() and 1 <= port <= 65535
+    return str(port) == str(value) and 1 <= port <= 65535
 
 
 def scrape_auth_problems(scrape_auth):
@@ -146,7 +147,7 @@ def target_from_declaration(host, address, declaration, scrape_auth=None, host_g
         return None, problems
 
     entry = _auth_entry(job, scrape_auth or [])
-    target = {"job": job, "host": host, "address": str(address), "port": int(str(metrics["port"]).strip()),
+    target = {"job": job, "host": host, "address": str(address), "port": int(str(metrics["port"])),
               "scheme": scheme, "path": path}
     if entry is None:
         asked = {f: metrics[f] for f in AUTH_FIELDS if f in metrics and not (f == "auth" and metrics[f] == "none")}
@@ -217,6 +218,59 @@ def prometheus_targets_from_facts(hosts, hostvars, scrape_auth=None, groups=None
     return targets
 
 
+ROLE_JOB_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_:-]*")
+
+
+def prometheus_target_problems(targets):
+    """Every problem of the prometheus role's `prometheus_targets`, each naming the entry; empty when all is well."""
+    if not isinstance(targets, list):
+        return ["prometheus_targets must be a list of {job, host, address, port, scheme, path, auth, credential}"]
+    problems = []
+    first_of_job = {}
+    for index, target in enumerate(targets):
+        where = "prometheus_targets[%d]" % index
+        if not isinstance(target, dict):
+            problems.append("%s must be a dict" % where)
+            continue
+        job, host = str(target.get("job", "")), str(target.get("host", "?"))
+        if not ROLE_JOB_RE.fullmatch(job):
+            problems.append("%s.job %s must be a job name (letters, digits, _ - :)" % (where, _json(target.get("job", ""))))
+        if not valid_address(target.get("address", "")):
+            problems.append("%s.address %s of host %s must be an IP address or host name (llm_infra_private_address)"
+                            % (where, _json(target.get("address", "")), host))
+        port = str(target.get("port", ""))
+        if not valid_port(port):
+            problems.append("%s.port %s (job %s, host %s) is missing or not a port 1-65535" % (where, _json(port), job or "?", host))
+        if target.get("scheme", "http") not in ("http", "https"):
+            problems.append("%s.scheme %s must be http or https" % (where, _json(target.get("scheme"))))
+        if not PATH_RE.fullmatch(str(target.get("path", "/metrics"))):
+            problems.append("%s.path %s must be a plain absolute path" % (where, _json(target.get("path"))))
+        auth = target.get("auth", "none")
+        if auth not in AUTH_KINDS:
+            problems.append("%s.auth %s must be none, basic or bearer" % (where, _json(auth)))
+        elif auth != "none" and not str(target.get("credential", "")):
+            problems.append("%s.credential must name the credential of its %s auth" % (where, auth))
+        token = target.get("token", "credential")
+        if token not in ("credential", "minio_jwt"):
+            problems.append("%s.token %s must be credential or minio_jwt" % (where, _json(token)))
+        elif token == "minio_jwt" and not str(target.get("username", "")):
+            problems.append("%s.username must name the MinIO user whose secret signs the token (token minio_jwt)" % where)
+        shape = (target.get("scheme", "http"), target.get("path", "/metrics"), auth, str(target.get("credential", "")))
+        if first_of_job.setdefault(job, shape) != shape:
+            problems.append("%s: every target of job %s must share scheme, path, auth and credential" % (where, job or "?"))
+    return problems
+
+
+def _json(value):
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+
+
 class FilterModule:
     def filters(self):
-        return {"prometheus_targets_from_facts": prometheus_targets_from_facts}
+        return {
+            "prometheus_target_problems": prometheus_target_problems,
+            "prometheus_targets_from_facts": prometheus_targets_from_facts,
+        }

@@ -247,3 +247,23 @@ def test_declarations_are_found_wherever_the_local_facts_are(shape):
         host_vars["ansible_facts"] = {shape.split(".")[1]: local}
     [target] = prometheus_targets_from_facts(["n-1"], {"n-1": host_vars})
     assert (target["job"], target["address"], target["port"]) == ("node", "10.0.0.7", 9100)
+
+
+def test_role_targets_problems_name_the_entry():
+    from ansible_collections.llm_infra.cluster.plugins.filter.prometheus_targets import prometheus_target_problems
+
+    good = {"job": "node_exporter", "host": "h1", "address": "10.0.0.1", "port": 9100, "scheme": "https", "path": "/metrics", "auth": "none"}
+    assert prometheus_target_problems([good, dict(good, host="h2", address="h2.cluster.internal")]) == []
+    problems = prometheus_target_problems([
+        good,
+        {"job": "minio", "host": "st-1", "address": "10.0.0.2", "scheme": "https"},
+        dict(good, auth="bearer"),
+        dict(good, job="x", address="10.0.0.1\nevil", port="80\n"),
+        dict(good, job="y", token="minio_jwt", auth="bearer", credential="c"),
+    ])
+    assert 'prometheus_targets[1].port "" (job minio, host st-1) is missing or not a port 1-65535' in problems
+    assert "prometheus_targets[2].credential must name the credential of its bearer auth" in problems
+    assert "prometheus_targets[2]: every target of job node_exporter must share scheme, path, auth and credential" in problems
+    assert any(p.startswith("prometheus_targets[3].address") for p in problems)
+    assert any(p.startswith("prometheus_targets[3].port") for p in problems)
+    assert "prometheus_targets[4].username must name the MinIO user whose secret signs the token (token minio_jwt)" in problems
