@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Search a playbook's output for every secret the inventory holds; print how many were found, never a value.
 
 Secrets are collected from the controller's credentials store (every file; private keys by their base64 lines;
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -122,7 +120,7 @@ def main() -> int:
     if args.vault_url:
         secrets.update(vault_secrets(args.store, args.vault_url, args.vault_ca or None, args.vault_mount, args.vault_prefix))
     for extra in args.extra:
-        name, _, path = extra.partition("=")
+        name, _sep, path = extra.partition("=")
         secrets["extra:" + name] = {Path(path).read_text().strip()}
     output = args.log.read_text(errors="replace")
     hits = {name: sum(output.count(v) for v in values) for name, values in secrets.items()}

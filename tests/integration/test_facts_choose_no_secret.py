@@ -133,14 +133,14 @@ MONITORING_INVENTORY = {
 MONITORING_CASES = {
     "minio_root_for_a_serving_host": (
         "srv1",
-        {"llm_infra_service_llama_cpp_main": {"name": "llama_cpp_main", "metrics": {"port": 8443, "scheme": "https",
-                                                                                     "auth": "bearer", "credential": "minio/root"}}},
+        {"llm_infra_service_llama_cpp_main": {
+            "name": "llama_cpp_main", "metrics": {"port": 8443, "scheme": "https", "auth": "bearer", "credential": "minio/root"}}},
         "srv1: llm_infra_service_llama_cpp_main: job 'llama_cpp_main' asks for credential='minio/root'",
     ),
     "the_approle_for_an_unprotected_job": (
         "st1",
-        {"llm_infra_service_node_exporter": {"name": "node_exporter", "metrics": {"port": 9100, "auth": "bearer",
-                                                                                 "credential": "vault/approle-secret-id"}}},
+        {"llm_infra_service_node_exporter": {
+            "name": "node_exporter", "metrics": {"port": 9100, "auth": "bearer", "credential": "vault/approle-secret-id"}}},
         "job 'node_exporter' asks for auth='bearer', credential='vault/approle-secret-id', but prometheus_scrape_auth "
         "gives this job no credential",
     ),

@@ -56,7 +56,7 @@ def test_serving_instances_come_from_every_host_with_the_controllers_credential(
 
 def test_a_fact_that_repeats_the_controllers_credential_is_accepted():
     hostvars = serving_hostvars(published("10.0.0.1", api_key_credential=CRED, host="srv1"))
-    [item, _] = haproxy_serving_instances(hostvars, ["srv1", "srv3"], "llm_infra_serving_llama_cpp", CRED)
+    [item, _srv3] = haproxy_serving_instances(hostvars, ["srv1", "srv3"], "llm_infra_serving_llama_cpp", CRED)
     assert item["api_key_credential"] == CRED and item["host"] == "srv1"
 
 
