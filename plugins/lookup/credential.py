@@ -290,7 +290,11 @@ class VaultKV:
             if token is None:
                 status, body = self.request("POST", "auth/approle/login", {"role_id": role_id, "secret_id": secret_id}, token=False)
                 if status != 200:
-                    raise AnsibleLookupError("AppRole login to %s failed with HTTP %s: %s" % (self.url, status, "; ".join(body.get("errors", []))))
+                    raise AnsibleLookupError(
+                        "AppRole login to %s failed with HTTP %s: %s. The automation's secret id works only from the "
+                        "controller's address (vault_automation_bound_cidrs) and expires: playbooks/vault.yml replaces "
+                        "it before that" % (self.url, status, "; ".join(body.get("errors", [])))
+                    )
                 self.logins += 1
                 token = body["auth"]["client_token"]
                 if self.token_cache:

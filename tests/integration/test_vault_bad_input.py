@@ -89,3 +89,49 @@ def test_release_without_a_pinned_checksum(tmp_path):
 def test_release_with_a_malformed_checksum(tmp_path):
     rc, out = run_role(tmp_path, extra_vars={"vault_install_method": "release", "vault_release_sha256": {"amd64": "abc", "arm64": "abc"}})
     assert_failed_in_preflight(rc, out, "vault_release_sha256", tmp_path)
+
+
+@pytest.mark.parametrize("cidrs", [["controller"], ["10.0.0.1/33"], ["10.0.0.0/8\nallow all"]])
+def test_automation_bound_to_something_that_is_not_a_network(tmp_path, cidrs):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_automation_bound_cidrs=cidrs))
+    assert_failed_in_preflight(rc, out, "vault_automation_bound_cidrs", tmp_path)
+
+
+def test_server_role_extra_address_that_is_not_one(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_pki_server_extra_addresses=["gateway.example"]))
+    assert_failed_in_preflight(rc, out, "vault_pki_server_extra_addresses", tmp_path)
+
+
+def test_automation_named_for_an_unknown_pki_role(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_automation_pki_roles=["server", "client"]))
+    assert_failed_in_preflight(rc, out, "vault_automation_pki_roles", tmp_path)
+
+
+def test_a_service_named_like_the_automation(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_services=[{"name": "llm-infra-automation"}]))
+    assert_failed_in_preflight(rc, out, "vault_automation_approle", tmp_path)
+
+
+@pytest.mark.parametrize("ttl, renew", [("0", "1h"), ("24h", "24h"), ("30 days", "1h")])
+def test_secret_id_lifetime(tmp_path, ttl, renew):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_automation_secret_id_ttl=ttl,
+                                                  vault_automation_secret_id_renew_before=renew))
+    assert_failed_in_preflight(rc, out, "vault_automation_secret_id_renew_before", tmp_path)
+
+
+ARMORED = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF...\n-----END PGP PUBLIC KEY BLOCK-----"
+# The start of a real base64 public key (old-format packet header 0x99): the shape, not a usable key.
+BASE64_KEY = "mQENBFzQ" + "A" * 60
+
+
+@pytest.mark.parametrize("keys", [[ARMORED], ["not a key"], [BASE64_KEY] * 2])
+def test_custodian_keys_that_are_not_one_base64_key_per_share(tmp_path, keys):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_init_key_shares=1, vault_init_key_threshold=1,
+                                                  vault_init_pgp_keys=keys))
+    assert_failed_in_preflight(rc, out, "vault_init_pgp_keys", tmp_path)
+
+
+def test_init_password_beside_the_init_file_outside_a_sandbox(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_init_password_file=str(tmp_path / "credentials" / "vault-init.pass")))
+    assert_failed_in_preflight(rc, out, "vault_init_password_file", tmp_path)
+    assert "vault_init_password_file_beside_init" in out

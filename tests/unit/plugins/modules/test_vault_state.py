@@ -19,6 +19,9 @@ from ansible_collections.llm_infra.cluster.plugins.modules import vault_state
         ({"version": "2"}, {"version": "2", "other": 1}),
         ('path "x" {}\n', 'path "x" {}'),
         (2, "2"),
+        # secret_id_bound_cidrs of a role without a binding reads back as null.
+        ([], None),
+        ("", None),
     ],
 )
 def test_equal_forms(desired, actual):
@@ -36,6 +39,7 @@ def test_equal_forms(desired, actual):
         ({"version": "2"}, "2"),
         ("kv", "pki"),
         ("1h", "1h0m"),
+        (["10.0.0.1/32"], None),
     ],
 )
 def test_different_forms(desired, actual):
