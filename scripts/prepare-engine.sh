@@ -35,8 +35,16 @@ ensure_engine() {
   fi
   if ! engine_answers; then
     log "starting dockerd"
-    # No systemd on the controller is assumed: run the daemon in the background.
-    nohup dockerd >/var/log/dockerd.log 2>&1 &
+    # No systemd on the controller is assumed: run the daemon in the background, with every descriptor of this
+    # shell above stderr closed first. A daemon that inherits one keeps it open for its whole life: a lock file
+    # held by whoever called this script (`flock LOCK make molecule`) would then never be released.
+    (
+      for fd in /proc/self/fd/*; do
+        n=${fd##*/}
+        if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+      done
+      exec nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null
+    ) &
     for _ in $(seq 1 60); do
       engine_answers && break
       sleep 1
