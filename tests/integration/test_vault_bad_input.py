@@ -115,7 +115,7 @@ def test_a_service_named_like_the_automation(tmp_path):
 @pytest.mark.parametrize("ttl, renew", [("0", "1h"), ("24h", "24h"), ("30 days", "1h")])
 def test_secret_id_lifetime(tmp_path, ttl, renew):
     rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_automation_secret_id_ttl=ttl,
-                                                  vault_automation_secret_id_renew_before=renew))
+                                                 vault_automation_secret_id_renew_before=renew))
     assert_failed_in_preflight(rc, out, "vault_automation_secret_id_renew_before", tmp_path)
 
 
@@ -127,7 +127,7 @@ BASE64_KEY = "mQENBFzQ" + "A" * 60
 @pytest.mark.parametrize("keys", [[ARMORED], ["not a key"], [BASE64_KEY] * 2])
 def test_custodian_keys_that_are_not_one_base64_key_per_share(tmp_path, keys):
     rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_init_key_shares=1, vault_init_key_threshold=1,
-                                                  vault_init_pgp_keys=keys))
+                                                 vault_init_pgp_keys=keys))
     assert_failed_in_preflight(rc, out, "vault_init_pgp_keys", tmp_path)
 
 
