@@ -7,18 +7,17 @@ from __future__ import annotations
 # Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
 # haproxy_backends.yml, haproxy_gateway_problems.yml, haproxy_serving_instances.yml.
 
-import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_hostname, valid_ip, valid_port
 
 # Names end up inside single-quoted HAProxy words, JSON strings and map files: no quotes, spaces or '%'.
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9._/~-]*$")
 KEY_RE = re.compile(r"^\S+$")
-# Inventory names and TLS names of servers: DNS labels joined by dots.
-HOST_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 REQUIRED_INSTANCE_FIELDS = ("model", "address", "port")
 
 
@@ -35,14 +34,6 @@ def _positive_int(value):
         return False
 
 
-def _valid_ip(value):
-    try:
-        ipaddress.ip_address(str(value))
-        return True
-    except ValueError:
-        return False
-
-
 def _published_instance(host, host_vars, index, instance, api_key_credential):
     """The instance a serving host publishes, checked field by field; (instance, problems)."""
     where = "%s: instances[%d]" % (host, index)
@@ -56,14 +47,14 @@ def _published_instance(host, host_vars, index, instance, api_key_credential):
         problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance.get("model")))
     address = str(instance.get("address", ""))
     private = host_vars.get("llm_infra_private_address") if hasattr(host_vars, "get") else None
-    if not _valid_ip(address):
+    if not valid_ip(address):
         problems.append("%s.address %r must be an IP address" % (where, instance.get("address")))
     elif private is not None and address != str(private):
         problems.append(
             "%s.address %r is not the host's llm_infra_private_address %r: the gateway reaches a serving host only at "
             "the address the inventory gives it" % (where, address, private)
         )
-    if not _positive_int(instance.get("port")) or int(str(instance.get("port"))) > 65535:
+    if not valid_port(instance.get("port")):
         problems.append("%s.port %r must be 1-65535" % (where, instance.get("port")))
     if instance.get("scheme", "https") != "https":
         problems.append("%s.scheme %r: only https backends are accepted" % (where, instance.get("scheme")))
@@ -204,13 +195,13 @@ def _instance_problems(instances):
             continue
         if not MODEL_RE.fullmatch(str(instance["model"])):
             problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance["model"]))
-        if not _positive_int(instance["port"]) or int(str(instance["port"])) > 65535:
+        if not valid_port(instance["port"]):
             problems.append("%s.port %r must be 1-65535" % (where, instance["port"]))
         if instance.get("scheme", "https") != "https":
             problems.append("%s.scheme %r: only https backends are accepted" % (where, instance.get("scheme")))
-        if not _valid_ip(instance["address"]) and not HOST_RE.fullmatch(str(instance["address"])):
+        if not valid_address(instance["address"]):
             problems.append("%s.address %r must be an IP address or host name" % (where, instance["address"]))
-        if "host" in instance and not HOST_RE.fullmatch(str(instance["host"])):
+        if "host" in instance and not valid_hostname(instance["host"]):
             problems.append(
                 "%s.host %r must be the server's host name (its TLS name, checked against its certificate); "
                 "leave it out to verify the address instead" % (where, instance["host"])

@@ -13,18 +13,18 @@ from __future__ import annotations
 # Documented next to this file in one file per filter, so that each gets its own ansible-doc page:
 # prometheus_target_problems.yml, prometheus_targets_from_facts.yml.
 
-import ipaddress
 import json
 import re
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_port
 
 FACT_PREFIX = "llm_infra_service_"
 # Job names become file names on the Prometheus host (<job>.secret) and label values.
 JOB_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # A path, optionally with a query of plain name=value pairs (OpenBao serves /v1/sys/metrics?format=prometheus).
 PATH_RE = re.compile(r"/[A-Za-z0-9._/~-]{0,200}(\?[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*(&[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*)*)?")
-HOSTNAME_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 AUTH_FIELDS = ("auth", "credential", "username", "token")
 AUTH_KINDS = ("none", "basic", "bearer")
 
@@ -42,26 +42,6 @@ def _local_facts(host_vars):
     except (KeyError, TypeError):
         return {}
     return (facts or {}).get("local") or (facts or {}).get("ansible_local") or {}
-
-
-def valid_address(value):
-    """An IP address or a DNS host name, nothing else (no spaces, newlines, ports or URLs)."""
-    text = str(value)
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return bool(HOSTNAME_RE.fullmatch(text))
-
-
-def valid_port(value):
-    if isinstance(value, bool):
-        return False
-    try:
-        port = int(str(value))
-    except (TypeError, ValueError):
-        return False
-    return str(port) == str(value) and 1 <= port <= 65535
 
 
 def scrape_auth_problems(scrape_auth):
