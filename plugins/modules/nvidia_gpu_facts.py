@@ -18,6 +18,8 @@ description:
     (version and open or proprietary flavour), so that a driver role can verify a host in one call.
   - The compute capability is read from the report when the driver gives it; otherwise it comes from
     C(nvidia-smi --query-gpu=compute_cap), else from the product architecture.
+  - Lists the NVSwitch devices on the PCI bus and reports per GPU its NVLink fabric state (set by Fabric Manager on
+    NVSwitch systems) and its MIG mode, so that Fabric Manager and MIG can be planned and verified from one call.
   - Needs only the Python standard library on the managed host. Changes nothing; supports check mode.
 options:
   nvidia_smi:
@@ -75,6 +77,8 @@ gpus:
       ecc_mode: {current: Enabled, pending: Enabled}
       retired_pages: {single_bit: 0, double_bit: 0, pending: false}
       remapped_rows: {correctable: 0, uncorrectable: 0, pending: false, failure: false}
+      fabric: {state: N/A, status: N/A}
+      mig_mode: {current: Disabled, pending: Disabled}
 driver_version:
   description: Driver version, empty without GPUs.
   returned: always
@@ -113,6 +117,32 @@ pci_gpus:
     - pci_bus_id: "0000:00:06.0"
       device_id: "0x2330"
       architecture: Hopper
+  version_added: 0.4.0
+fabric_problems:
+  description:
+    - One line per GPU whose NVLink fabric is not C(Completed) with status C(Success), naming the GPU and what it
+      reports. Only meaningful on NVSwitch hosts, where Fabric Manager must have initialised the fabric.
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.4.0
+nvswitches:
+  description:
+    - NVIDIA NVSwitch devices on the PCI bus (NVIDIA bridges, PCI class 0x0680), read from sysfs. A host with any
+      needs Fabric Manager before CUDA can use its GPUs.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - pci_bus_id: "0000:05:00.0"
+      device_id: "0x22a3"
+  version_added: 0.4.0
+fabric_attached:
+  description:
+    - True when a GPU reports an NVLink fabric state other than C(N/A), that is, the driver sees it attached to an
+      NVSwitch fabric (also from a recorded report, where the PCI bus is not the report's).
+  returned: always
+  type: bool
   version_added: 0.4.0
 kernel_module:
   description:
@@ -172,6 +202,8 @@ PCI_DEVICE_ARCHITECTURES = (
 # Architectures in release order, for "before Turing" and "from Blackwell on" decisions.
 ARCHITECTURE_ORDER = ["Kepler", "Maxwell", "Pascal", "Volta", "Turing", "Ampere", "Ada Lovelace", "Hopper", "Blackwell"]
 PCI_GPU_CLASSES = ("0x0300", "0x0302")
+# NVSwitch chips enumerate as NVIDIA bridges of the "other" subclass.
+PCI_NVSWITCH_CLASS = "0x0680"
 NVIDIA_VENDOR = "0x10de"
 
 
@@ -215,6 +247,24 @@ def scan_pci(sysfs_root="/sys"):
         except ValueError:
             architecture = "Unknown"
         found.append({"pci_bus_id": name, "device_id": device_id, "architecture": architecture})
+    return found
+
+
+def scan_nvswitches(sysfs_root="/sys"):
+    """NVSwitch devices (NVIDIA, PCI class 0x0680) on the PCI bus, sorted by bus ID."""
+    devices_dir = os.path.join(sysfs_root, "bus", "pci", "devices")
+    try:
+        names = sorted(os.listdir(devices_dir))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        device = os.path.join(devices_dir, name)
+        if _read(os.path.join(device, "vendor")).lower() != NVIDIA_VENDOR:
+            continue
+        if not _read(os.path.join(device, "class")).lower().startswith(PCI_NVSWITCH_CLASS):
+            continue
+        found.append({"pci_bus_id": name, "device_id": _read(os.path.join(device, "device")).lower()})
     return found
 
 
@@ -284,6 +334,9 @@ def parse_report(xml_text, query_capabilities=None):
                     "pending": _text(gpu, "remapped_rows/remapped_row_pending") == "Yes",
                     "failure": _text(gpu, "remapped_rows/remapped_row_failure") == "Yes",
                 },
+                # Fabric Manager sets the state: Not Started, In Progress, Completed (N/A without NVSwitch).
+                "fabric": {"state": _text(gpu, "fabric/state", "N/A"), "status": _text(gpu, "fabric/status", "N/A")},
+                "mig_mode": {"current": _text(gpu, "mig_mode/current_mig", "N/A"), "pending": _text(gpu, "mig_mode/pending_mig", "N/A")},
             }
         )
     return {
@@ -292,7 +345,20 @@ def parse_report(xml_text, query_capabilities=None):
         "driver_version": _text(root, "driver_version"),
         "cuda_version": _text(root, "cuda_version"),
         "cuda_architectures": cuda_architectures(gpus),
+        "fabric_attached": any(g["fabric"]["state"] not in ("N/A", "") for g in gpus),
+        "fabric_problems": fabric_problems(gpus),
     }
+
+
+def fabric_problems(gpus):
+    """One line per GPU whose NVSwitch fabric Fabric Manager has not brought up."""
+    problems = []
+    for gpu in gpus:
+        fabric = gpu["fabric"]
+        if fabric["state"] != "Completed" or fabric["status"] != "Success":
+            problems.append("GPU %s (%s): NVLink fabric state %s, status %s (is nvidia-fabricmanager running at the driver's version?)"
+                            % (gpu["index"], gpu["pci_bus_id"], fabric["state"], fabric["status"]))
+    return problems
 
 
 def _device_id(value):
@@ -336,8 +402,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    host = {"pci_gpus": scan_pci(params["sysfs_root"]), "kernel_module": kernel_module(params["procfs_root"])}
-    empty = {"gpus": [], "problems": [], "driver_version": "", "cuda_version": "", "cuda_architectures": []}
+    host = {"pci_gpus": scan_pci(params["sysfs_root"]), "nvswitches": scan_nvswitches(params["sysfs_root"]),
+            "kernel_module": kernel_module(params["procfs_root"])}
+    empty = {"gpus": [], "problems": [], "driver_version": "", "cuda_version": "", "cuda_architectures": [],
+             "fabric_attached": False, "fabric_problems": []}
     if params["report"]:
         try:
             with open(params["report"], encoding="utf-8") as handle:

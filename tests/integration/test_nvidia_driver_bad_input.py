@@ -123,3 +123,15 @@ def test_unknown_source_and_module_flavour(tmp_path):
     # The argument specs refuse these first, each named.
     _assert_refused(result, ["value of nvidia_driver_source must be one of: distribution, cuda, got: runfile",
                              "value of nvidia_driver_kernel_modules must be one of: auto, open, proprietary, got: nouveau"])
+
+
+def test_fabric_manager_of_another_version(tmp_path):
+    result = run_role(tmp_path, {"nvidia_driver_fabric_manager_version": "535.999.99", "nvidia_driver_require_gpu": False})
+    _assert_refused(result, ["nvidia_driver_fabric_manager_version 535.999.99 is not the driver's version"])
+
+
+def test_nvswitch_host_on_a_source_without_fabric_manager(tmp_path, debian12):
+    report = str(REPO / "tests" / "unit" / "fixtures" / "nvidia-smi-q-x-hgx-h100-nvswitch.xml")
+    result = run_role(tmp_path, {"nvidia_driver_gpu_report": report})
+    _assert_refused(result, ["localhost needs Fabric Manager (its GPUs report an NVLink fabric), which nvidia_driver_source "
+                             "distribution does not offer on Debian: set nvidia_driver_source: cuda"])

@@ -236,3 +236,64 @@ def test_module_reads_a_recorded_report(monkeypatch, capsys, tmp_path):
 def test_module_fails_on_a_missing_recorded_report(monkeypatch, capsys, tmp_path):
     out = _run_main(monkeypatch, capsys, {"report": str(tmp_path / "absent.xml")})
     assert out["failed"] is True and "cannot read the recorded report" in out["msg"]
+
+
+# --- NVSwitch, NVLink fabric and MIG mode (Fabric Manager and MIG planning) ---
+
+
+def _fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_single_h100_has_no_fabric():
+    result = nvidia_gpu_facts.parse_report(_h100())
+    assert result["gpus"][0]["fabric"] == {"state": "N/A", "status": "N/A"}
+    assert result["gpus"][0]["mig_mode"] == {"current": "Disabled", "pending": "Disabled"}
+    assert result["fabric_attached"] is False
+    # Without NVSwitch the role ignores these lines; they say why the fabric is not up.
+    assert result["fabric_problems"] == [
+        "GPU 0 (00000000:00:06.0): NVLink fabric state N/A, status N/A (is nvidia-fabricmanager running at the driver's version?)"]
+
+
+def test_nvswitch_baseboard_with_the_fabric_up():
+    result = nvidia_gpu_facts.parse_report(_fixture("nvidia-smi-q-x-hgx-h100-nvswitch.xml"))
+    assert [g["pci_bus_id"] for g in result["gpus"]] == ["00000000:18:00.0", "00000000:2A:00.0"]
+    assert [g["fabric"] for g in result["gpus"]] == [{"state": "Completed", "status": "Success"}] * 2
+    assert result["fabric_attached"] is True
+    assert result["fabric_problems"] == []
+
+
+def test_nvswitch_fabric_still_coming_up_is_a_problem():
+    report = _fixture("nvidia-smi-q-x-hgx-h100-nvswitch.xml").replace(
+        "<state>Completed</state>\n\t\t\t<status>Success</status>", "<state>In Progress</state>\n\t\t\t<status>N/A</status>", 1)
+    result = nvidia_gpu_facts.parse_report(report)
+    assert result["fabric_attached"] is True
+    assert result["fabric_problems"] == [
+        "GPU 0 (00000000:18:00.0): NVLink fabric state In Progress, status N/A (is nvidia-fabricmanager running at the driver's version?)"]
+
+
+def test_mig_enabled_report():
+    gpu = nvidia_gpu_facts.parse_report(_fixture("nvidia-smi-q-x-h100-mig.xml"))["gpus"][0]
+    assert gpu["mig_mode"] == {"current": "Enabled", "pending": "Enabled"}
+
+
+def test_scan_nvswitches(tmp_path):
+    _pci_device(tmp_path, "0000:05:00.0", "0x10de", "0x22a3", "0x068000")   # NVSwitch (Hopper baseboard)
+    _pci_device(tmp_path, "0000:06:00.0", "0x10de", "0x22a3", "0x068000")
+    _pci_device(tmp_path, "0000:18:00.0", "0x10de", "0x2330", "0x030200")   # H100 SXM: a GPU, not a switch
+    _pci_device(tmp_path, "0000:00:1f.0", "0x8086", "0x1234", "0x068000")   # another vendor's bridge
+    assert nvidia_gpu_facts.scan_nvswitches(str(tmp_path)) == [
+        {"pci_bus_id": "0000:05:00.0", "device_id": "0x22a3"},
+        {"pci_bus_id": "0000:06:00.0", "device_id": "0x22a3"},
+    ]
+    assert nvidia_gpu_facts.scan_nvswitches(str(tmp_path / "missing")) == []
+
+
+def test_module_reports_nvswitches_from_sysfs_with_a_recorded_report(monkeypatch, capsys, tmp_path):
+    _pci_device(tmp_path, "0000:05:00.0", "0x10de", "0x22a3", "0x068000")
+    out = _run_main(monkeypatch, capsys, {"report": os.path.join(FIXTURES, "nvidia-smi-q-x-hgx-h100-nvswitch.xml"),
+                                          "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)})
+    assert out["state"] == "ok" and len(out["gpus"]) == 2
+    assert out["nvswitches"] == [{"pci_bus_id": "0000:05:00.0", "device_id": "0x22a3"}]
+    assert out["fabric_attached"] is True and out["fabric_problems"] == []
