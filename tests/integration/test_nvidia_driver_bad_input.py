@@ -135,3 +135,15 @@ def test_nvswitch_host_on_a_source_without_fabric_manager(tmp_path, debian12):
     result = run_role(tmp_path, {"nvidia_driver_gpu_report": report})
     _assert_refused(result, ["localhost needs Fabric Manager (its GPUs report an NVLink fabric), which nvidia_driver_source "
                              "distribution does not offer on Debian: set nvidia_driver_source: cuda"])
+
+
+def test_mig_profile_the_gpu_model_does_not_have(tmp_path):
+    result = run_role(tmp_path, {"nvidia_driver_gpu_report": str(H100), "nvidia_driver_mig_profiles": {"0": ["3g.40gb", "1g.5gb"]}})
+    _assert_refused(result, ["nvidia_driver_mig_profiles does not fit the GPUs of localhost: GPU 0 (NVIDIA H100 80GB HBM3): "
+                             "1g.5gb is not a MIG profile of this model; it has 1g.10gb, 1g.10gb+me, 1g.20gb, 2g.20gb, 3g.40gb, "
+                             "4g.40gb, 7g.80gb"])
+
+
+def test_mig_layout_larger_than_the_gpu(tmp_path):
+    result = run_role(tmp_path, {"nvidia_driver_gpu_report": str(H100), "nvidia_driver_mig_profiles": {"0": ["4g.40gb", "4g.40gb"]}})
+    _assert_refused(result, ["nvidia_driver_mig_profiles does not fit", "2 x 4g.40gb, at most 1 fit"])
