@@ -46,9 +46,13 @@ engine:
 # SANDBOX_REPLACE_FOREIGN=true replaces sandbox containers left by another checkout instead of refusing them.
 SANDBOX_REPLACE_FOREIGN ?= false
 
+# SANDBOX_ENGINE=vllm serves the sandbox's model with vLLM on CPU instead of llama.cpp (inventories/sandbox says why
+# llama.cpp is the default); later site.yml runs keep it with -e sandbox_engine=vllm.
+SANDBOX_ENGINE ?= llama_cpp
+
 sandbox: venv engine test-artifacts
 	$(BIN)/ansible-playbook playbooks/sandbox.yml -e sandbox_replace_foreign=$(SANDBOX_REPLACE_FOREIGN)
-	$(BIN)/ansible-playbook playbooks/site.yml
+	$(BIN)/ansible-playbook playbooks/site.yml -e sandbox_engine=$(SANDBOX_ENGINE)
 	$(BIN)/ansible-playbook playbooks/sandbox_summary.yml
 
 sandbox-destroy: venv

@@ -131,8 +131,20 @@ def haproxy_backends(instances, aliases=None):
                 "servers": [],
             },
         )
+        credential = instance.get("api_key_credential", "")
+        if credential != backend["api_key_credential"]:
+            raise AnsibleFilterError(
+                "haproxy_backends: model %r is served with two backend keys (%r and %r): the gateway sends one key per "
+                "model, so the engines that serve one model id must share their api_key_credential"
+                % (model, backend["api_key_credential"], credential)
+            )
         host = instance.get("host", "")
         name = _slug("%s_%s" % (host or instance["address"], instance.get("instance", instance["port"])))
+        if name in [server["name"] for server in backend["servers"]]:
+            raise AnsibleFilterError(
+                "haproxy_backends: model %r has two instances named %r on %s: give them distinct instance names"
+                % (model, instance.get("instance"), host or instance["address"])
+            )
         backend["servers"].append(
             {
                 "name": name,

@@ -167,3 +167,20 @@ def test_global_limits_must_be_positive(rpm, conc, fragment):
 def test_backend_and_alias_problems_name_the_variable(instances, aliases, fragment):
     problems = haproxy_gateway_problems([], instances, aliases, 600, 16)
     assert any(fragment in p for p in problems), problems
+
+
+def test_one_model_served_by_two_engines_pools_only_with_one_key():
+    from ansible_collections.llm_infra.cluster.plugins.filter.haproxy import haproxy_backends as backends_of
+    llama = {"model": "qwen", "address": "10.0.0.11", "port": 8081, "host": "a", "instance": "q", "api_key_credential": "shared/key"}
+    vllm = {"model": "qwen", "address": "10.0.0.12", "port": 8201, "host": "b", "instance": "q", "api_key_credential": "shared/key"}
+    [backend] = backends_of([llama, vllm])
+    assert [server["name"] for server in backend["servers"]] == ["a_q", "b_q"]
+    with pytest.raises(AnsibleFilterError, match="served with two backend keys"):
+        backends_of([llama, dict(vllm, api_key_credential="vllm/backend-api-key")])
+
+
+def test_two_instances_of_one_name_on_one_host_are_refused():
+    from ansible_collections.llm_infra.cluster.plugins.filter.haproxy import haproxy_backends as backends_of
+    one = {"model": "qwen", "address": "10.0.0.11", "port": 8081, "host": "a", "instance": "q"}
+    with pytest.raises(AnsibleFilterError, match="two instances named 'q' on a"):
+        backends_of([one, dict(one, port=8201)])
