@@ -226,7 +226,7 @@ def plan(gpus, layout, instances, compute):
     """
     steps = []
     by_index = {gpu["index"]: gpu for gpu in gpus}
-    for key in sorted(layout, key=lambda k: int(k)):
+    for key in sorted(layout, key=int):
         index = int(key)
         gpu = by_index[index]
         wanted = list(layout[key])
@@ -428,4 +428,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -18,7 +18,7 @@ mkdir -p "$here/wheels" "$here/assets"
 "$PIP" download --quiet --dest "$here/wheels" --only-binary=:all: --implementation cp \
   --python-version "$TARGET_PYTHON" --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
   --platform manylinux2014_x86_64 --platform any \
-  "ansible-core==$ANSIBLE_CORE_VERSION" netaddr "gguf==$GGUF_VERSION"
+  "ansible-core==$ANSIBLE_CORE_VERSION" netaddr "gguf==$GGUF_VERSION" nvidia-ml-py
 # Wheels the GPU machine's Python already has are left out to keep what travels small (numpy alone is 16 MB).
 for name in ${PROVIDED_WHEELS:-numpy}; do rm -f "$here/wheels/$name"-*.whl; done
 
