@@ -1,8 +1,9 @@
 """The apt signing key of Grafana's repository is installed only when its key file holds exactly the pinned key.
 
-The grafana and alloy roles fetch the key file through the artifact entry point (its sha256 from the inventory),
-stage it on the host, list its primary keys with gpg and install it as the keyring only when that set is the
-pinned fingerprint alone. Here the roles' own apt_key.yml runs against throwaway keys made with gpg: the controller
+The grafana role's apt_repository entry point (alloy installs through it too) fetches the key file through the
+artifact entry point (its sha256 from the inventory), stages it on the host, lists its primary keys with gpg and
+installs it as the keyring only when that set is the pinned fingerprint alone. Here the role's own apt_key.yml
+runs against throwaway keys made with gpg: the controller
 cache is seeded with the file (so nothing is downloaded), the pinned fingerprint is the first throwaway key's, and
 the staging folder and keyring are redirected into the test's folder.
 """
@@ -19,7 +20,8 @@ import pytest
 
 from playbook_runner import run_playbook
 
-ROLES = ["grafana", "alloy"]
+# alloy has no key handling of its own any more: it calls the grafana role's apt_repository entry point.
+ROLES = ["grafana"]
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed on this machine"),
