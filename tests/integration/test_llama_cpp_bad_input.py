@@ -151,7 +151,7 @@ def test_gpu_command_line_renders(tmp_path, assets):
                 {"name": "Load the role's internal variables", "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
                 {
                     "name": "Render the instance settings",
-                    "vars": {"__llama_cpp_i": "{{ __llama_cpp_instances[0] }}"},
+                    "vars": {"__llama_cpp_instance": "{{ __llama_cpp_instances[0] }}"},
                     "ansible.builtin.template": {
                         "src": str(role / "templates" / "etc" / "llama-cpp" / "instance.env.j2"),
                         "dest": str(dest),
