@@ -2,7 +2,8 @@
 """Real client of the gateway (stdlib only): OpenAI-style requests over TLS verified against the cluster CA.
 
 functional: every client-visible behaviour, as one JSON report (exit 1 on the first failed check).
-load:       sequential requests for N seconds, each recorded as [start, end, status, error] (failover test).
+load:       sequential requests for N seconds (or until --stop-file exists), each recorded as [start, end, status,
+            error] (failover and rolling upgrade tests).
 stream:     one long streaming completion, reported as chunks and whether [DONE] arrived (reload test).
 """
 
@@ -220,7 +221,7 @@ def load(args):
     body = json.dumps({"model": args.model, "max_tokens": 4, "temperature": 0, "messages": [{"role": "user", "content": "Hi"}]})
     conn = None
     end = time.time() + args.seconds
-    while time.time() < end:
+    while time.time() < end and not (args.stop_file and os.path.exists(args.stop_file)):
         start = time.time()
         status, error = 0, ""
         try:
@@ -265,6 +266,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--out", default="load.json")
+    parser.add_argument("--stop-file", default="", help="load: stop early once this file exists")
     args = parser.parse_args()
     {"functional": functional, "load": load, "stream": stream}[args.command](args)
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Watch one server of HAProxy through the admin socket: its state changes and its session count.
 
-Polls `show stat` every 50 ms for --seconds and prints JSON: the transitions [[unix time, status], ...] and the
-total sessions (stot) of the server at each transition and at the end.
+Polls `show stat` every 50 ms for --seconds (or until --stop-file exists) and prints JSON: the transitions
+[[unix time, status], ...] and the total sessions (stot) of the server at each transition and at the end.
 """
 
 import argparse
 import csv
 import io
 import json
+import os
 import socket
 import time
 
@@ -33,12 +34,13 @@ def main():
     parser.add_argument("--backend", required=True)
     parser.add_argument("--server", required=True)
     parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--stop-file", default="")
     args = parser.parse_args()
     transitions = []
     last = None
     end = time.time() + args.seconds
     row = {}
-    while time.time() < end:
+    while time.time() < end and not (args.stop_file and os.path.exists(args.stop_file)):
         for row in show_stat(args.socket):
             if row["pxname"] == args.backend and row["svname"] == args.server:
                 status = row["status"].split(" ")[0]
