@@ -11,6 +11,12 @@ tokens/s, time to first token (p50/p99) and inter-token latency (p50/p99, mean).
 Usage:
   serving.py --url https://10.0.0.5:8081 --model gemma-3-270m --api-key-file key --cacert ca.crt \
       --concurrency 4 --requests 8 --max-tokens 64
+
+Several engines side by side, each at every concurrency (one run, one table; --requests per concurrency level
+is scaled so that every stream sends as many requests):
+  serving.py --target llama.cpp=https://10.0.0.5:8301,smollm2,llama.key \
+             --target vllm=https://10.0.0.5:8201,smollm2-135m-instruct,vllm.key \
+      --cacert ca.crt --concurrency 1,4 --requests-per-stream 4 --max-tokens 64 --ignore-eos
 """
 
 from __future__ import annotations
@@ -133,27 +139,8 @@ def table(summary, args):
     return "\n".join("%-*s  %s" % (width, name, value) for name, value in rows)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Concurrent streaming benchmark of an OpenAI-compatible server.")
-    parser.add_argument("--url", required=True, help="base URL, e.g. https://10.0.0.5:8081")
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--api", choices=["chat", "completions"], default="chat")
-    parser.add_argument("--api-key", default="")
-    parser.add_argument("--api-key-file", default="")
-    parser.add_argument("--cacert", default="", help="CA bundle that verifies the server")
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--requests", type=int, default=8, help="total requests")
-    parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--ignore-eos", action="store_true", help="generate max-tokens every time (llama-server)")
-    parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument("--json-only", action="store_true")
-    args = parser.parse_args(argv)
-    if args.api_key_file:
-        with open(args.api_key_file, encoding="utf-8") as handle:
-            args.api_key = handle.read().strip()
-    context = ssl.create_default_context(cafile=args.cacert or None) if args.url.startswith("https") else None
-
+def run(args, context):
+    """One benchmark of args.url/args.model at args.concurrency; the summary dict."""
     results, errors = [], []
     lock = threading.Lock()
     counter = iter(range(args.requests))
@@ -180,10 +167,91 @@ def main(argv=None):
         thread.join()
     summary = summarise(results, errors, time.perf_counter() - start)
     summary.update({"concurrency": args.concurrency, "max_tokens": args.max_tokens, "api": args.api, "model": args.model})
-    print(json.dumps(summary, indent=2))
+    return summary
+
+
+def parse_target(text):
+    """NAME=URL,MODEL[,KEYFILE] -> dict."""
+    name, sep, rest = text.partition("=")
+    parts = rest.split(",")
+    if not sep or not name or len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError("--target must be NAME=URL,MODEL[,API_KEY_FILE], got %r" % text)
+    return {"name": name, "url": parts[0], "model": parts[1], "key_file": parts[2] if len(parts) == 3 else ""}
+
+
+def side_by_side(runs):
+    """One column per (target, concurrency), one row per measure."""
+    measures = [
+        ("requests (errors)", lambda s: "%d (%d)" % (s["requests"], s["errors"])),
+        ("output tokens", lambda s: s["output_tokens"]),
+        ("tokens/s (all streams)", lambda s: s["tokens_per_s"]),
+        ("tokens/s per stream", lambda s: s["per_stream_tokens_per_s_mean"]),
+        ("TTFT p50 ms", lambda s: s["ttft_ms_p50"]),
+        ("TTFT p99 ms", lambda s: s["ttft_ms_p99"]),
+        ("ITL p50 ms", lambda s: s["itl_ms_p50"]),
+        ("ITL p99 ms", lambda s: s["itl_ms_p99"]),
+    ]
+    header = [""] + ["%s c=%d" % (run["target"], run["concurrency"]) for run in runs]
+    rows = [header] + [[name] + [str(get(run)) for run in runs] for name, get in measures]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Concurrent streaming benchmark of OpenAI-compatible servers.")
+    parser.add_argument("--url", help="base URL, e.g. https://10.0.0.5:8081 (or use --target)")
+    parser.add_argument("--model")
+    parser.add_argument("--target", action="append", type=parse_target, default=[],
+                        help="NAME=URL,MODEL[,API_KEY_FILE]; repeat to compare engines side by side")
+    parser.add_argument("--api", choices=["chat", "completions"], default="chat")
+    parser.add_argument("--api-key", default="")
+    parser.add_argument("--api-key-file", default="")
+    parser.add_argument("--cacert", default="", help="CA bundle that verifies the server")
+    parser.add_argument("--concurrency", default="4", help="streams at once; a comma-separated list runs each level")
+    parser.add_argument("--requests", type=int, default=8, help="total requests (one target, one concurrency)")
+    parser.add_argument("--requests-per-stream", type=int, default=0,
+                        help="requests per stream at each concurrency level (overrides --requests)")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--ignore-eos", action="store_true", help="generate max-tokens every time (llama-server, vLLM)")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--json-only", action="store_true")
+    args = parser.parse_args(argv)
+    targets = list(args.target)
+    if args.url or args.model:
+        if not (args.url and args.model):
+            parser.error("--url and --model go together")
+        targets.insert(0, {"name": "server", "url": args.url, "model": args.model, "key_file": args.api_key_file})
+    if not targets:
+        parser.error("give --url and --model, or at least one --target")
+    try:
+        levels = [int(level) for level in str(args.concurrency).split(",") if level.strip()]
+    except ValueError:
+        parser.error("--concurrency must be integers separated by commas")
+    runs = []
+    for target in targets:
+        key = args.api_key
+        if target["key_file"]:
+            with open(target["key_file"], encoding="utf-8") as handle:
+                key = handle.read().strip()
+        for level in levels:
+            one = argparse.Namespace(**vars(args))
+            one.url, one.model, one.api_key, one.concurrency = target["url"], target["model"], key, level
+            if args.requests_per_stream > 0:
+                one.requests = args.requests_per_stream * level
+            context = ssl.create_default_context(cafile=args.cacert or None) if one.url.startswith("https") else None
+            summary = run(one, context)
+            summary["target"] = target["name"]
+            runs.append(summary)
+    print(json.dumps(runs[0] if len(runs) == 1 else runs, indent=2))
     if not args.json_only:
-        print(table(summary, args))
-    return 1 if errors or not results else 0
+        if len(runs) == 1:
+            one = argparse.Namespace(**vars(args))
+            one.concurrency = runs[0]["concurrency"]
+            print(table(runs[0], one))
+        else:
+            print(side_by_side(runs))
+    return 1 if any(run["errors"] or not run["output_tokens"] for run in runs) else 0
 
 
 if __name__ == "__main__":
