@@ -135,3 +135,64 @@ def test_init_password_beside_the_init_file_outside_a_sandbox(tmp_path):
     rc, out = run_role(tmp_path, extra_vars=dict(PINNED, vault_init_password_file=str(tmp_path / "credentials" / "vault-init.pass")))
     assert_failed_in_preflight(rc, out, "vault_init_password_file", tmp_path)
     assert "vault_init_password_file_beside_init" in out
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"vault_snapshot_targets": ["tape"]},
+        {"vault_snapshot_targets": []},
+        {"vault_snapshot_retention_local": 0},
+        {"vault_snapshot_approle": "llm-infra-automation"},
+    ],
+    ids=["unknown-target", "no-target", "zero-retention", "named-like-the-automation"],
+)
+def test_snapshot_settings(tmp_path, extra):
+    rc, out = run_role(tmp_path, extra_vars=dict({"vault_snapshot_enabled": True}, **extra))
+    assert_failed_in_preflight(rc, out, "vault_snapshot_targets", tmp_path)
+
+
+def test_snapshot_bucket_without_a_storage_group(tmp_path):
+    rc, out = run_role(tmp_path, extra_vars={"vault_snapshot_enabled": True, "vault_snapshot_targets": ["s3"]})
+    assert_failed_in_preflight(rc, out, "vault_snapshot_s3_url", tmp_path)
+
+
+RESTORE_PLAYBOOK = [
+    {
+        "name": "Restore the vault role",
+        "hosts": "vault",
+        "gather_facts": True,
+        "tasks": [
+            {
+                "name": "Vault restore",
+                "ansible.builtin.include_role": {"name": "llm_infra.cluster.vault", "tasks_from": "restore"},
+            }
+        ],
+    }
+]
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        ({}, "vault_restore_snapshot_file"),
+        ({"vault_restore_snapshot_file": "/nonexistent/snap.enc"}, "is not a file on the controller"),
+        ({"vault_restore_source": "s3"}, "vault_snapshot_s3_url"),
+    ],
+    ids=["no-file-named", "file-missing", "bucket-without-storage-group"],
+)
+def test_restore_refuses_before_any_change(tmp_path, extra, needle):
+    host_vars = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "llm_infra_private_address": "127.0.0.1",
+    }
+    inventory = {"all": {"children": {"vault": {"hosts": {"vault-a": host_vars}}}}}
+    extra_vars = dict({"llm_infra_credentials_dir": str(tmp_path / "credentials")}, **extra)
+    result = run_playbook(tmp_path, RESTORE_PLAYBOOK, inventory=inventory, extra_vars=extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert needle in output, output
+    assert "Nothing was changed" in output or "Check" in output, output
+    assert not any(line.startswith("changed: [") for line in output.splitlines()), output
+    assert not (tmp_path / "credentials").exists(), output

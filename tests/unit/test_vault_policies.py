@@ -102,3 +102,26 @@ def test_automation_policy_in_openbao(bao_dev):
     assert status == 200
     got = {path: sorted(body[path]) for path in paths}
     assert got == {path: sorted(caps) for path, caps in paths.items()}
+
+
+def test_snapshot_policy_in_openbao(bao_dev):
+    call = bao_dev
+    policy = render("snapshot.hcl.j2", __vault_snapshot_service="openbao-snapshot")
+    assert call("PUT", "sys/policies/acl/llm-infra-snapshot", {"policy": policy})[0] == 204
+    status, body = call("POST", "auth/token/create", {"policies": ["llm-infra-snapshot"], "no_default_policy": True, "ttl": "5m"})
+    assert status == 200
+    token = body["auth"]["client_token"]
+    # Taking a snapshot only: no restore, no secret, no configuration, no other raft operation.
+    paths = {
+        "sys/storage/raft/snapshot": ["read"],
+        "sys/storage/raft/snapshot-force": ["deny"],
+        "sys/storage/raft/remove-peer": ["deny"],
+        "secret/data/llm-infra/postgresql/app": ["deny"],
+        "pki_int/issue/server": ["deny"],
+        "auth/approle/role/llm-infra-snapshot/secret-id": ["deny"],
+        "sys/policies/acl/llm-infra-snapshot": ["deny"],
+    }
+    status, body = call("POST", "sys/capabilities", {"token": token, "paths": list(paths)})
+    assert status == 200
+    got = {path: sorted(body[path]) for path in paths}
+    assert got == {path: sorted(caps) for path, caps in paths.items()}
