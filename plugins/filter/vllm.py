@@ -153,7 +153,7 @@ def vllm_instance_problems(instances, defaults, method, gpus=None):
             for device in listed:
                 claims.setdefault(device, []).append((name, fraction))
     for device in sorted(claims):
-        total = sum(fraction for _, fraction in claims[device])
+        total = sum(fraction for dummy, fraction in claims[device])
         if len(claims[device]) > 1 and total > 1.0 + 1e-9:
             problems.append("GPU %s is claimed by %s: their gpu_memory_utilization adds up to %.2f, more than the whole GPU"
                             % (device, ", ".join("%s (%s)" % claim for claim in claims[device]), total))
