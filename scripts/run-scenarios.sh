@@ -19,9 +19,11 @@ chains=(
   "llama_cpp gateway"
   "minio minio_distributed"
   vault
+  vllm
   vault_ha
   monitoring
   postgresql
+  gpu
   base
 )
 
