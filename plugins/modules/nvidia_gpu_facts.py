@@ -166,6 +166,13 @@ import xml.etree.ElementTree as ET
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.llm_infra.cluster.plugins.module_utils._nvidia_pci import (
+    GPU_CLASSES,
+    NVSWITCH_CLASS,
+    nvidia_pci_devices,
+)
+from ansible_collections.llm_infra.cluster.plugins.module_utils._nvidia_pci import read_text as _read
+
 # Used when neither the XML report nor --query-gpu gives the compute capability (older drivers).
 ARCHITECTURE_CAPABILITY = {
     "Kepler": "3.5",
@@ -201,10 +208,7 @@ PCI_DEVICE_ARCHITECTURES = (
 )
 # Architectures in release order, for "before Turing" and "from Blackwell on" decisions.
 ARCHITECTURE_ORDER = ["Kepler", "Maxwell", "Pascal", "Volta", "Turing", "Ampere", "Ada Lovelace", "Hopper", "Blackwell"]
-PCI_GPU_CLASSES = ("0x0300", "0x0302")
 # NVSwitch chips enumerate as NVIDIA bridges of the "other" subclass.
-PCI_NVSWITCH_CLASS = "0x0680"
-NVIDIA_VENDOR = "0x10de"
 
 
 def pci_architecture(device_id):
@@ -219,53 +223,21 @@ def pci_architecture(device_id):
     return found
 
 
-def _read(path):
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return handle.read().strip()
-    except OSError:
-        return ""
-
-
 def scan_pci(sysfs_root="/sys"):
     """NVIDIA display/3D controllers on the PCI bus, sorted by bus ID."""
-    devices_dir = os.path.join(sysfs_root, "bus", "pci", "devices")
-    try:
-        names = sorted(os.listdir(devices_dir))
-    except OSError:
-        return []
     found = []
-    for name in names:
-        device = os.path.join(devices_dir, name)
-        if _read(os.path.join(device, "vendor")).lower() != NVIDIA_VENDOR:
-            continue
-        if not _read(os.path.join(device, "class")).lower().startswith(PCI_GPU_CLASSES):
-            continue
-        device_id = _read(os.path.join(device, "device")).lower()
+    for bus_id, device_id in nvidia_pci_devices(sysfs_root, GPU_CLASSES):
         try:
             architecture = pci_architecture(device_id)
         except ValueError:
             architecture = "Unknown"
-        found.append({"pci_bus_id": name, "device_id": device_id, "architecture": architecture})
+        found.append({"pci_bus_id": bus_id, "device_id": device_id, "architecture": architecture})
     return found
 
 
 def scan_nvswitches(sysfs_root="/sys"):
     """NVSwitch devices (NVIDIA, PCI class 0x0680) on the PCI bus, sorted by bus ID."""
-    devices_dir = os.path.join(sysfs_root, "bus", "pci", "devices")
-    try:
-        names = sorted(os.listdir(devices_dir))
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        device = os.path.join(devices_dir, name)
-        if _read(os.path.join(device, "vendor")).lower() != NVIDIA_VENDOR:
-            continue
-        if not _read(os.path.join(device, "class")).lower().startswith(PCI_NVSWITCH_CLASS):
-            continue
-        found.append({"pci_bus_id": name, "device_id": _read(os.path.join(device, "device")).lower()})
-    return found
+    return [{"pci_bus_id": bus_id, "device_id": device_id} for bus_id, device_id in nvidia_pci_devices(sysfs_root, [NVSWITCH_CLASS])]
 
 
 def kernel_module(procfs_root="/proc"):

@@ -112,6 +112,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.llm_infra.cluster.plugins.module_utils._nvidia_pci import GPU_CLASSES, nvidia_pci_devices
 from ansible_collections.llm_infra.cluster.plugins.module_utils._nvidia_mig import (
     MigError,
     NvidiaSmi,
@@ -121,35 +122,12 @@ from ansible_collections.llm_infra.cluster.plugins.module_utils._nvidia_mig impo
     validate,
 )
 
-NVIDIA_VENDOR = "0x10de"
-
-
-def _read(path):
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return handle.read().strip()
-    except OSError:
-        return ""
-
 
 def pci_gpus(sysfs_root):
     """NVIDIA 3D/display controllers on the PCI bus in bus order (nvidia-smi's default order), as validate() wants them."""
-    devices_dir = os.path.join(sysfs_root, "bus", "pci", "devices")
-    try:
-        names = sorted(os.listdir(devices_dir))
-    except OSError:
-        return []
-    gpus = []
-    for name in names:
-        device = os.path.join(devices_dir, name)
-        if _read(os.path.join(device, "vendor")).lower() != NVIDIA_VENDOR:
-            continue
-        if not _read(os.path.join(device, "class")).lower().startswith(("0x0300", "0x0302")):
-            continue
-        gpus.append({"index": len(gpus), "name": "", "uuid": "", "pci_bus_id": name,
-                     "device_id": _read(os.path.join(device, "device")).lower(),
-                     "mig_mode": {"current": "N/A", "pending": "N/A"}, "mig_devices": [], "processes": []})
-    return gpus
+    return [{"index": index, "name": "", "uuid": "", "pci_bus_id": bus_id, "device_id": device_id,
+             "mig_mode": {"current": "N/A", "pending": "N/A"}, "mig_devices": [], "processes": []}
+            for index, (bus_id, device_id) in enumerate(nvidia_pci_devices(sysfs_root, GPU_CLASSES))]
 
 
 def _validate_only(module, smi_binary):
