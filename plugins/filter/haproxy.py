@@ -11,10 +11,15 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_hostname, valid_ip, valid_port
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import (
+    valid_address,
+    valid_hostname,
+    valid_ip,
+    valid_model_id,
+    valid_port,
+)
 
 # Names end up inside single-quoted HAProxy words, JSON strings and map files: no quotes, spaces or '%'.
-MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9._/~-]*$")
 KEY_RE = re.compile(r"^\S+$")
@@ -43,7 +48,7 @@ def _published_instance(host, host_vars, index, instance, api_key_credential):
     name = str(instance.get("instance", ""))
     if not KEY_NAME_RE.fullmatch(name):
         problems.append("%s.instance %r may only hold letters, digits, '.', '_' and '-'" % (where, instance.get("instance")))
-    if not MODEL_RE.fullmatch(str(instance.get("model", ""))):
+    if not valid_model_id(instance.get("model", "")):
         problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance.get("model")))
     address = str(instance.get("address", ""))
     private = host_vars.get("llm_infra_private_address") if hasattr(host_vars, "get") else None
@@ -205,7 +210,7 @@ def _instance_problems(instances):
         if missing:
             problems.append("%s lacks %s" % (where, ", ".join(missing)))
             continue
-        if not MODEL_RE.fullmatch(str(instance["model"])):
+        if not valid_model_id(instance["model"]):
             problems.append("%s.model %r may only hold letters, digits and . _ : / @ + -" % (where, instance["model"]))
         if not valid_port(instance["port"]):
             problems.append("%s.port %r must be 1-65535" % (where, instance["port"]))
@@ -243,7 +248,7 @@ def haproxy_gateway_problems(api_keys, instances, aliases=None, requests_per_min
         problems.append("haproxy_model_aliases must be a dict {alias: served model}")
     else:
         for alias, target in sorted(aliases.items()):
-            if not MODEL_RE.fullmatch(str(alias)):
+            if not valid_model_id(alias):
                 problems.append("haproxy_model_aliases: alias %r may only hold letters, digits and . _ : / @ + -" % alias)
             elif str(alias) in served:
                 problems.append("haproxy_model_aliases: alias %r is already a served model" % alias)

@@ -16,10 +16,11 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+# The gateway's rule for model ids, so that every id served here is routable.
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_model_id
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-# The model ids the gateway routes by (the same rule as its own filter), so every id served here is routable.
-MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 DTYPES = ("auto", "bfloat16", "float16", "float32", "half", "float")
 INT_KEYS = ("port", "max_model_len", "max_num_seqs", "tensor_parallel_size", "pipeline_parallel_size",
             "kv_cache_space_gib", "cpu_threads")
@@ -101,7 +102,7 @@ def vllm_instance_problems(instances, defaults, method, gpus=None):
         if not isinstance(instance.get("aliases", []), list):
             problems.append("%s.aliases must be a list of model ids" % where)
         for model_id in ids:
-            if not MODEL_ID_RE.fullmatch(str(model_id or "")):
+            if not valid_model_id(model_id or ""):
                 problems.append("%s: model id %r (served_model_name, aliases) must start with a letter or digit and hold "
                                 "only letters, digits and . _ : / @ + -" % (where, model_id))
             elif str(model_id) in seen_ids:

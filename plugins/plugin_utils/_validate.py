@@ -10,6 +10,14 @@ import re
 # DNS labels joined by dots: inventory names, TLS names of servers, scrape addresses.
 HOSTNAME_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
+# OpenAI model ids the gateway routes by and the engines serve: no spaces, quotes or control characters.
+MODEL_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+
+
+def valid_model_id(value):
+    """A model id as the gateway routes it (whole string)."""
+    return bool(MODEL_ID_RE.fullmatch(str(value)))
+
 
 def valid_ip(value):
     """An IPv4 or IPv6 address."""
