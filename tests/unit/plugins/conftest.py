@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import platform
 import shutil
@@ -98,5 +99,23 @@ def lookup():
         plugin = module.LookupModule()
         plugin._load_name = load_name
         return plugin.run(list(terms), variables={}, **options)
+
+    return run
+
+
+@pytest.fixture
+def run_module(monkeypatch, capsys):
+    """Run a module's main() with `args` as Ansible hands them over (run_command optionally replaced); its JSON result."""
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    def run(main, args, run_command=None):
+        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+        if run_command is not None:
+            monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+        with pytest.raises(SystemExit):
+            main()
+        return json.loads(capsys.readouterr().out)
 
     return run

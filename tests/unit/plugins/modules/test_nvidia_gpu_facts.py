@@ -187,45 +187,32 @@ def test_kernel_module_not_loaded(tmp_path):
     assert nvidia_gpu_facts.kernel_module(str(tmp_path)) == {"version": "", "flavour": ""}
 
 
-def _run_main(monkeypatch, capsys, args, run_command=None):
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    if run_command is not None:
-        monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    with pytest.raises(SystemExit):
-        nvidia_gpu_facts.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def test_module_state_without_driver(monkeypatch, capsys, tmp_path):
+def test_module_state_without_driver(tmp_path, run_module):
     args = {"nvidia_smi": "no-such-nvidia-smi-binary", "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)}
-    out = _run_main(monkeypatch, capsys, args)
+    out = run_module(nvidia_gpu_facts.main, args)
     assert out["state"] == "no_driver"
     assert out["pci_gpus"] == [] and out["kernel_module"] == {"version": "", "flavour": ""}
 
 
-def test_module_nvml_failure_is_no_gpu_visible(monkeypatch, capsys, tmp_path):
+def test_module_nvml_failure_is_no_gpu_visible(tmp_path, run_module):
     import sys
 
     # What nvidia-smi prints in a container with the userspace installed but no GPU or module.
     def run_command(self, argv, **kwargs):
         return 255, "Failed to initialize NVML: Unknown Error\n", ""
 
-    out = _run_main(monkeypatch, capsys, {"nvidia_smi": sys.executable, "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)},
-                    run_command)
+    out = run_module(nvidia_gpu_facts.main, {"nvidia_smi": sys.executable, "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)},
+                     run_command)
     assert out["state"] == "no_gpu_visible"
     assert out["nvidia_smi_rc"] == 255
     assert out["nvidia_smi_error"] == "Failed to initialize NVML: Unknown Error"
     assert out["gpus"] == [] and "failed" not in out
 
 
-def test_module_reads_a_recorded_report(monkeypatch, capsys, tmp_path):
+def test_module_reads_a_recorded_report(tmp_path, run_module):
     _pci_device(tmp_path, "0000:00:06.0", "0x10de", "0x2330", "0x030200")
     args = {"report": os.path.join(FIXTURES, "nvidia-smi-q-x-h100.xml"), "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)}
-    out = _run_main(monkeypatch, capsys, args)
+    out = run_module(nvidia_gpu_facts.main, args)
     assert out["state"] == "ok"
     assert out["driver_version"] == "580.159.04"
     assert [g["name"] for g in out["gpus"]] == ["NVIDIA H100 80GB HBM3"]
@@ -233,8 +220,8 @@ def test_module_reads_a_recorded_report(monkeypatch, capsys, tmp_path):
     assert out["problems"] == []
 
 
-def test_module_fails_on_a_missing_recorded_report(monkeypatch, capsys, tmp_path):
-    out = _run_main(monkeypatch, capsys, {"report": str(tmp_path / "absent.xml")})
+def test_module_fails_on_a_missing_recorded_report(tmp_path, run_module):
+    out = run_module(nvidia_gpu_facts.main, {"report": str(tmp_path / "absent.xml")})
     assert out["failed"] is True and "cannot read the recorded report" in out["msg"]
 
 
@@ -290,10 +277,10 @@ def test_scan_nvswitches(tmp_path):
     assert nvidia_gpu_facts.scan_nvswitches(str(tmp_path / "missing")) == []
 
 
-def test_module_reports_nvswitches_from_sysfs_with_a_recorded_report(monkeypatch, capsys, tmp_path):
+def test_module_reports_nvswitches_from_sysfs_with_a_recorded_report(tmp_path, run_module):
     _pci_device(tmp_path, "0000:05:00.0", "0x10de", "0x22a3", "0x068000")
-    out = _run_main(monkeypatch, capsys, {"report": os.path.join(FIXTURES, "nvidia-smi-q-x-hgx-h100-nvswitch.xml"),
-                                          "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)})
+    out = run_module(nvidia_gpu_facts.main, {"report": os.path.join(FIXTURES, "nvidia-smi-q-x-hgx-h100-nvswitch.xml"),
+                                             "sysfs_root": str(tmp_path), "procfs_root": str(tmp_path)})
     assert out["state"] == "ok" and len(out["gpus"]) == 2
     assert out["nvswitches"] == [{"pci_bus_id": "0000:05:00.0", "device_id": "0x22a3"}]
     assert out["fabric_attached"] is True and out["fabric_problems"] == []

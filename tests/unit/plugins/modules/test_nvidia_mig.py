@@ -265,38 +265,25 @@ def test_boot_script_applies_a_layout_file(tmp_path, monkeypatch, capsys):
 # --- The module ---
 
 
-def _run_main(monkeypatch, capsys, args, run_command=None):
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    if run_command is not None:
-        monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    with pytest.raises(SystemExit):
-        nvidia_mig.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def test_module_validate_only_against_a_recorded_report(monkeypatch, capsys):
-    out = _run_main(monkeypatch, capsys, {"profiles": {"0": ["1g.5gb"]}, "validate_only": True,
-                                          "report": os.path.join(FIXTURES, "nvidia-smi-q-x-h100.xml"), "nvidia_smi": "no-such-nvidia-smi"})
+def test_module_validate_only_against_a_recorded_report(run_module):
+    out = run_module(nvidia_mig.main, {"profiles": {"0": ["1g.5gb"]}, "validate_only": True,
+                                       "report": os.path.join(FIXTURES, "nvidia-smi-q-x-h100.xml"), "nvidia_smi": "no-such-nvidia-smi"})
     assert out["changed"] is False and "failed" not in out
     assert out["problems"][0].startswith("GPU 0 (NVIDIA H100 80GB HBM3): 1g.5gb is not a MIG profile")
     assert out["supported_profiles"]["0"][-1] == "7g.80gb"
 
 
-def test_module_validate_only_from_the_pci_bus(monkeypatch, capsys, tmp_path):
+def test_module_validate_only_from_the_pci_bus(tmp_path, run_module):
     folder = tmp_path / "bus" / "pci" / "devices" / "0000:18:00.0"
     folder.mkdir(parents=True)
     for name, value in (("vendor", "0x10de"), ("device", "0x2335"), ("class", "0x030200")):
         (folder / name).write_text(value + "\n")
-    out = _run_main(monkeypatch, capsys, {"profiles": {"0": ["7g.141gb"], "1": ["7g.141gb"]}, "validate_only": True,
-                                          "nvidia_smi": "no-such-nvidia-smi", "sysfs_root": str(tmp_path)})
+    out = run_module(nvidia_mig.main, {"profiles": {"0": ["7g.141gb"], "1": ["7g.141gb"]}, "validate_only": True,
+                                       "nvidia_smi": "no-such-nvidia-smi", "sysfs_root": str(tmp_path)})
     assert out["problems"] == ["GPU 1: no such GPU (the host has 1)"]
 
 
-def test_module_check_mode_with_recorded_nvidia_smi(monkeypatch, capsys, tmp_path):
+def test_module_check_mode_with_recorded_nvidia_smi(tmp_path, run_module):
     fake = FakeGpu(_idle_report(), RECORDED)
     smi = tmp_path / "nvidia-smi"
     smi.write_text("")
@@ -304,16 +291,16 @@ def test_module_check_mode_with_recorded_nvidia_smi(monkeypatch, capsys, tmp_pat
     def run_command(self, argv, **kwargs):
         return fake(argv)
 
-    out = _run_main(monkeypatch, capsys, {"profiles": {"0": ["3g.40gb", "3g.40gb"]}, "nvidia_smi": str(smi), "_ansible_check_mode": True},
-                    run_command)
+    out = run_module(nvidia_mig.main, {"profiles": {"0": ["3g.40gb", "3g.40gb"]}, "nvidia_smi": str(smi), "_ansible_check_mode": True},
+                     run_command)
     assert out["changed"] is True and out["commands"][-1] == ["mig", "-i", "0", "-cgi", "3g.40gb,3g.40gb", "-C"]
     assert fake.instances == RECORDED
 
 
-def test_module_refusal_is_a_failure(monkeypatch, capsys, tmp_path):
+def test_module_refusal_is_a_failure(tmp_path, run_module):
     fake = FakeGpu(_fixture("nvidia-smi-q-x-h100-mig.xml"), RECORDED)
     smi = tmp_path / "nvidia-smi"
     smi.write_text("")
-    out = _run_main(monkeypatch, capsys, {"profiles": {"0": ["7g.80gb"]}, "nvidia_smi": str(smi)},
-                    lambda self, argv, **kwargs: fake(argv))
+    out = run_module(nvidia_mig.main, {"profiles": {"0": ["7g.80gb"]}, "nvidia_smi": str(smi)},
+                     lambda self, argv, **kwargs: fake(argv))
     assert out["failed"] is True and "pid 4242" in out["msg"]
