@@ -20,12 +20,14 @@ OPTIONS = {
     "sha256_variable": {"type": "str", "default": ""},
     "member": {"type": "str"},
     "mirror_url": {"type": "str"},
+    "mirror_ca": {"type": "path"},
     "cache_dir": {"type": "path"},
     "dest": {"type": "path"},
     "mode": {"type": "raw"},
     "owner": {"type": "str"},
     "group": {"type": "str"},
     "resolve_only": {"type": "bool", "default": False},
+    "fetch_only": {"type": "bool", "default": False},
     "retries": {"type": "int", "default": 3},
     "delay": {"type": "int", "default": 5},
     "timeout": {"type": "int", "default": 60},
@@ -53,6 +55,7 @@ class ActionModule(ActionBase):
             facts = self._templar.template(task_vars.get("ansible_facts", {})) or {}
             architecture = facts.get("architecture", "")
         mirror_url = args["mirror_url"] if args["mirror_url"] is not None else self._var(task_vars, "llm_infra_mirror_url", "")
+        mirror_ca = args["mirror_ca"] if args["mirror_ca"] is not None else self._var(task_vars, "llm_infra_mirror_ca_cert", "")
         cache_dir = args["cache_dir"] or self._var(
             task_vars, "llm_infra_artifact_cache_dir", os.path.join(os.path.expanduser("~"), ".cache", "llm-infra"))
 
@@ -66,8 +69,9 @@ class ActionModule(ActionBase):
         if args["resolve_only"]:
             result["changed"] = False
             return result
-        if not args["dest"]:
-            return dict(result, failed=True, changed=False, msg="artifact %s %s: dest is required unless resolve_only is set"
+        if not args["dest"] and not args["fetch_only"]:
+            return dict(result, failed=True, changed=False,
+                        msg="artifact %s %s: dest is required unless resolve_only or fetch_only is set"
                         % (resolved["name"], resolved["version"]))
 
         try:
@@ -77,7 +81,12 @@ class ActionModule(ActionBase):
                               msg="check mode: %s is not in the controller cache yet" % resolved["url"])
                 return result
             result["downloaded"] = False if self._task.check_mode else _artifact.fetch(
-                resolved, retries=args["retries"], delay=args["delay"], timeout=args["timeout"])
+                resolved, retries=args["retries"], delay=args["delay"], timeout=args["timeout"],
+                ca_path=os.path.expanduser(mirror_ca) if mirror_url and mirror_ca else "")
+            if args["fetch_only"]:
+                # Into the cache only (a bundle's artifacts folder is such a cache): the archive itself, no member.
+                result["changed"] = bool(result["downloaded"])
+                return result
             source = resolved["cache_path"]
             if resolved["member"]:
                 if self._task.check_mode and not os.path.isfile(resolved["member_path"]):

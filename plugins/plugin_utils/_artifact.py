@@ -46,6 +46,8 @@ ARCH_NAMES = {
     "riscv64": "riscv64",
 }
 ANY_ARCH = "any"
+# The folder of a mirror that holds the artifact tables' files, laid out as the controller cache.
+MIRROR_CHANNEL = "artifacts"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
 
@@ -64,6 +66,12 @@ def join_base(mirror_url: str, base: str) -> str:
     """The base URL a download uses: the mirror when one is set, else the table's upstream base."""
     chosen = mirror_url if mirror_url and str(mirror_url).strip() else base
     return str(chosen or "").strip().rstrip("/")
+
+
+def mirror_path(mirror_url: str, name: str, version: str, arch_key: str, file_name: str) -> str:
+    """Where a mirror (docs/air-gap.md) holds an artifact: the controller cache's own layout under artifacts/."""
+    return "/".join([str(mirror_url).strip().rstrip("/"), MIRROR_CHANNEL] + [
+        urllib.parse.quote(part, safe="") for part in (name, version, arch_key, file_name)])
 
 
 def _format(template: str, fields: dict, what: str, label: str) -> str:
@@ -96,12 +104,16 @@ def resolve(table: dict, name: str, architecture: str, cache_dir: str, mirror_ur
 
     fields = {key: str(value) for key, value in entry.items() if key != "sha256"}
     fields.update(
-        base=join_base(mirror_url, table.get("base", "")),
+        base=join_base("", table.get("base", "")),
         version=version,
         arch=str((table.get("arch_names") or {}).get(arch, arch)),
         name=name,
     )
-    url = _format(table["url"], fields, "url", label)
+    upstream_url = _format(table["url"], fields, "url", label)
+    file_name = os.path.basename(urllib.parse.urlparse(upstream_url).path)
+    if not file_name:
+        raise ArtifactError("artifact %s: the URL %s names no file" % (label, upstream_url))
+    url = mirror_path(mirror_url, name, version, arch_key, file_name) if mirror_url and str(mirror_url).strip() else upstream_url
 
     override = sha256.get(arch, sha256.get(arch_key, "")) if isinstance(sha256, dict) else sha256
     digest = str(override or entry.get("sha256") or "").strip().lower()
@@ -116,9 +128,6 @@ def resolve(table: dict, name: str, architecture: str, cache_dir: str, mirror_ur
             "nothing is ever verified against a digest from the download's own origin"
             % (label, arch, digest, where, url))
 
-    file_name = os.path.basename(urllib.parse.urlparse(url).path)
-    if not file_name:
-        raise ArtifactError("artifact %s: the URL %s names no file" % (label, url))
     member_template = member if member else entry.get("member", table.get("member", ""))
     member_path = _format(member_template, fields, "member", label) if member_template else ""
     if member_path and (member_path.startswith("/") or ".." in member_path.split("/")):
@@ -130,6 +139,7 @@ def resolve(table: dict, name: str, architecture: str, cache_dir: str, mirror_ur
         "version": version,
         "arch": arch,
         "url": url,
+        "upstream_url": upstream_url,
         "sha256": digest,
         "file": file_name,
         "cache_path": os.path.join(directory, file_name),
@@ -158,10 +168,11 @@ def _locked(path: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _download(url: str, target: str, timeout: float) -> str:
+def _download(url: str, target: str, timeout: float, ca_path: str = "") -> str:
     """Write url to target, returning the sha256 of what arrived."""
     digest = hashlib.sha256()
-    with open_url(url, timeout=timeout, http_agent="llm-infra-artifact") as response, open(target, "wb") as out:
+    with open_url(url, timeout=timeout, http_agent="llm-infra-artifact", ca_path=ca_path or None) as response, \
+            open(target, "wb") as out:
         for chunk in iter(lambda: response.read(CHUNK), b""):
             digest.update(chunk)
             out.write(chunk)
@@ -174,7 +185,7 @@ def cached(resolved: dict) -> bool:
     return os.path.isfile(path) and sha256_file(path) == resolved["sha256"]
 
 
-def fetch(resolved: dict, retries: int = 3, delay: float = 5, timeout: float = 60) -> bool:
+def fetch(resolved: dict, retries: int = 3, delay: float = 5, timeout: float = 60, ca_path: str = "") -> bool:
     """Put the verified artifact at resolved['cache_path']; return whether it was downloaded.
 
     A cached file with the expected digest is used as it is; one with another digest is replaced. The download
@@ -195,7 +206,7 @@ def fetch(resolved: dict, retries: int = 3, delay: float = 5, timeout: float = 6
             handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="." + resolved["file"] + ".", suffix=".part")
             os.close(handle)
             try:
-                got = _download(resolved["url"], tmp, timeout)
+                got = _download(resolved["url"], tmp, timeout, ca_path)
                 if got != resolved["sha256"]:
                     raise ArtifactError("artifact %s: %s has sha256 %s, expected %s; nothing was kept in the cache"
                                         % (label, resolved["url"], got, resolved["sha256"]))

@@ -27,9 +27,9 @@ def wheel():
 
 def test_action_in_a_playbook(tmp_path):
     www = tmp_path / "www"
-    (www / "packages").mkdir(parents=True)
+    (www / "artifacts" / "tool" / "1.0" / "any").mkdir(parents=True)
     archive = wheel()
-    (www / "packages" / "tool-1.0-py3-none-any.whl").write_bytes(archive)
+    (www / "artifacts" / "tool" / "1.0" / "any" / "tool-1.0-py3-none-any.whl").write_bytes(archive)
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -56,6 +56,9 @@ def test_action_in_a_playbook(tmp_path):
              "llm_infra.cluster.artifact": dict(common, architecture="x86_64")},
             {"name": "Check mode once installed", "check_mode": True, "register": "check_again",
              "llm_infra.cluster.artifact": dict(common, architecture="x86_64")},
+            {"name": "Into a bundle's artifacts folder only", "register": "bundled",
+             "llm_infra.cluster.artifact": {"name": "tool", "table": entry, "architecture": "x86_64", "fetch_only": True,
+                                            "cache_dir": str(tmp_path / "bundle" / "artifacts")}},
             {"name": "A wrong digest", "register": "wrong", "failed_when": False,
              "llm_infra.cluster.artifact": dict(common, architecture="x86_64", sha256="0" * 64,
                                                 cache_dir=str(tmp_path / "other"))},
@@ -66,7 +69,9 @@ def test_action_in_a_playbook(tmp_path):
             {"name": "Check the results", "ansible.builtin.assert": {"that": [
                 "check_first is changed and not check_first.downloaded",
                 "first is changed and first.downloaded",
-                "first.artifact.url == llm_infra_mirror_url ~ '/packages/tool-1.0-py3-none-any.whl'",
+                "first.artifact.url == llm_infra_mirror_url ~ '/artifacts/tool/1.0/any/tool-1.0-py3-none-any.whl'",
+                "first.artifact.upstream_url == 'https://unreachable.invalid/packages/tool-1.0-py3-none-any.whl'",
+                "bundled is changed and bundled.downloaded and bundled.artifact.member_path is search('/bundle/artifacts/')",
                 "second is not changed and not second.downloaded",
                 "check_again is not changed",
                 "'has sha256' in wrong.msg",
@@ -91,3 +96,7 @@ def test_action_in_a_playbook(tmp_path):
     assert oct(dest.stat().st_mode & 0o777) == "0o750"
     assert not os.listdir(tmp_path / "other" / "tool" / "1.0" / "any") or all(
         name.endswith(".lock") for name in os.listdir(tmp_path / "other" / "tool" / "1.0" / "any"))
+    # fetch_only left the verified archive in the bundle's folder, in the layout a mirror serves, and unpacked nothing.
+    bundled = tmp_path / "bundle" / "artifacts" / "tool" / "1.0" / "any"
+    assert (bundled / "tool-1.0-py3-none-any.whl").read_bytes() == archive
+    assert not (bundled / "tool-1.0-py3-none-any.whl.members").exists()

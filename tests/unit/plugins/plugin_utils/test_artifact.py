@@ -72,10 +72,17 @@ def test_resolve_templates_url_and_cache_path(tmp_path):
     assert resolved["member"] == "" and resolved["member_path"] == ""
 
 
-def test_mirror_replaces_the_base(tmp_path):
+def test_a_mirror_serves_the_cache_layout(tmp_path):
     resolved = _artifact.resolve(table("https://upstream.example/dl", sha(PAYLOAD)), "tool", "x86_64", str(tmp_path),
                                  mirror_url="https://mirror.internal/llm-infra/")
-    assert resolved["url"] == "https://mirror.internal/llm-infra/v1.2.3/tool_1.2.3_x86_64.bin"
+    # <mirror>/artifacts/<name>/<version>/<table arch>/<upstream file name>: the same path below the cache folder.
+    assert resolved["url"] == "https://mirror.internal/llm-infra/artifacts/tool/1.2.3/amd64/tool_1.2.3_x86_64.bin"
+    assert resolved["upstream_url"] == "https://upstream.example/dl/v1.2.3/tool_1.2.3_x86_64.bin"
+    assert resolved["url"].endswith(os.path.relpath(resolved["cache_path"], str(tmp_path)))
+    pypi = {"version": "2.0", "base": "https://files.example", "url": "{base}/packages/{path}",
+            "architectures": {"any": {"path": "ab/cd/pkg-2.0.tar.gz", "sha256": "A" * 64}}}
+    assert _artifact.resolve(pypi, "pkg", "riscv64", str(tmp_path), mirror_url="https://m.internal")["url"] == \
+        "https://m.internal/artifacts/pkg/2.0/any/pkg-2.0.tar.gz"
     # An empty mirror keeps the upstream.
     resolved = _artifact.resolve(table("https://upstream.example/dl", sha(PAYLOAD)), "tool", "x86_64", str(tmp_path),
                                  mirror_url="")
@@ -119,10 +126,11 @@ def test_unknown_architecture_and_bad_template(tmp_path):
 
 
 def publish(root, data):
-    path = root / "v1.2.3" / "tool_1.2.3_x86_64.bin"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return "/v1.2.3/tool_1.2.3_x86_64.bin"
+    """The file at its upstream path and at its mirror path; returns the mirror's request path."""
+    for path in (root / "v1.2.3" / "tool_1.2.3_x86_64.bin", root / "artifacts" / "tool" / "1.2.3" / "amd64" / "tool_1.2.3_x86_64.bin"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return "/artifacts/tool/1.2.3/amd64/tool_1.2.3_x86_64.bin"
 
 
 def test_download_verifies_and_is_cached(server, tmp_path):
@@ -153,7 +161,8 @@ def test_wrong_digest_fails_and_leaves_nothing_in_the_cache(server, tmp_path):
 def test_a_tampered_cache_file_is_replaced(server, tmp_path):
     root, base, hits = server
     request_path = publish(root, PAYLOAD)
-    resolved = _artifact.resolve(table(base, sha(PAYLOAD)), "tool", "x86_64", str(tmp_path / "cache"))
+    resolved = _artifact.resolve(table("https://unreachable.invalid", sha(PAYLOAD)), "tool", "x86_64",
+                                 str(tmp_path / "cache"), mirror_url=base)
     os.makedirs(os.path.dirname(resolved["cache_path"]))
     with open(resolved["cache_path"], "wb") as handle:
         handle.write(b"truncated")
