@@ -56,6 +56,11 @@ class ActionModule(ActionBase):
             architecture = facts.get("architecture", "")
         mirror_url = args["mirror_url"] if args["mirror_url"] is not None else self._var(task_vars, "llm_infra_mirror_url", "")
         mirror_ca = args["mirror_ca"] if args["mirror_ca"] is not None else self._var(task_vars, "llm_infra_mirror_ca_cert", "")
+        if mirror_url and not mirror_ca:
+            # The mirror role's certificate comes from the controller CA (docs/air-gap.md).
+            credentials = self._var(task_vars, "llm_infra_credentials_dir", "")
+            controller_ca = os.path.join(os.path.expanduser(credentials), "pki", "ca.crt") if credentials else ""
+            mirror_ca = controller_ca if controller_ca and os.path.isfile(controller_ca) else ""
         cache_dir = args["cache_dir"] or self._var(
             task_vars, "llm_infra_artifact_cache_dir", os.path.join(os.path.expanduser("~"), ".cache", "llm-infra"))
 

@@ -63,8 +63,10 @@ options:
         name is the one of the upstream URL. A bundle (C(playbooks/bundle.yml)) fills that folder.
     type: str
   mirror_ca:
-    description: CA certificate that verifies the mirror's TLS certificate; default C(llm_infra_mirror_ca_cert), empty
-      uses the controller's trust store.
+    description:
+      - CA certificate that verifies the mirror's TLS certificate; default C(llm_infra_mirror_ca_cert), else the
+        controller CA C(<llm_infra_credentials_dir>/pki/ca.crt) (which signs the mirror role's certificate) when it
+        exists, else the controller's trust store.
     type: path
   cache_dir:
     description:
