@@ -16,7 +16,7 @@ def _load(name):
 def test_every_play_of_every_layer_has_the_layer_tag():
     imported = [entry["ansible.builtin.import_playbook"] for entry in _load("site.yml")]
     assert [os.path.splitext(name)[0] for name in imported] == [
-        "base", "vault", "storage", "models", "database", "gpu", "serving", "gateway", "monitoring", "verify"]
+        "mirror", "base", "vault", "storage", "models", "database", "gpu", "serving", "gateway", "monitoring", "verify"]
     problems = []
     for name in imported:
         layer = os.path.splitext(name)[0]
