@@ -23,7 +23,7 @@ VARIABLE = re.compile(r"\b(__)?[a-z][a-z0-9_]*_packages?\b|\b__nvidia_driver_ker
 
 
 def apt_names():
-    """(role, file, name expression) of every apt task that installs something."""
+    """(role, file, name expression) of every apt or package task that installs something."""
     found = []
     for path in sorted(glob.glob(os.path.join(REPO, "roles", "*", "tasks", "*.yml"))):
         role = path.split(os.sep)[-3]
@@ -36,16 +36,17 @@ def apt_names():
                     continue
                 for key in ("block", "rescue", "always"):
                     walk(task.get(key))
-                args = task.get("ansible.builtin.apt")
-                if isinstance(args, dict) and args.get("name"):
-                    found.append((role, os.path.basename(path), args["name"]))
+                for module in ("ansible.builtin.apt", "ansible.builtin.package"):
+                    args = task.get(module)
+                    if isinstance(args, dict) and args.get("name"):
+                        found.append((role, os.path.basename(path), args["name"]))
         walk(tasks)
     return found
 
 
 def test_the_walk_finds_the_roles_package_tasks():
     roles = {role for role, _file, _name in apt_names()}
-    assert {"base", "haproxy", "postgresql", "llama_cpp", "vllm", "prometheus", "mirror"} <= roles
+    assert {"base", "haproxy", "postgresql", "llama_cpp", "vllm", "prometheus", "mirror", "vault"} <= roles
 
 
 def test_bundle_names_every_package_the_roles_install():
