@@ -49,7 +49,7 @@ def parse_stanzas(text: str):
         if line[0] in " \t" and fields:
             fields[-1] = (fields[-1][0], fields[-1][1] + "\n" + line)
             continue
-        name, _, value = line.partition(":")
+        name, _sep, value = line.partition(":")
         fields.append((name, value.strip()))
     if fields:
         stanzas.append(fields)
@@ -84,7 +84,7 @@ def os_codename(path: str = "/etc/os-release") -> str:
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
-                key, _, value = line.strip().partition("=")
+                key, _sep, value = line.strip().partition("=")
                 if key == "VERSION_CODENAME":
                     return value.strip('"')
     except OSError:
