@@ -288,18 +288,32 @@ def _write_if_changed(path: str, data: bytes) -> bool:
     return True
 
 
-def write_repository(dest: str, entries, codename: str, architecture: str, origin: str, sign, check_mode=False) -> dict:
+SIGNED_BY = ".signed-by"
+
+
+def _read_text(path: str) -> str:
+    if not os.path.isfile(path):
+        return ""
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().strip()
+
+
+def write_repository(dest: str, entries, codename: str, architecture: str, origin: str, sign, check_mode=False,
+                     signer_id: str = "") -> dict:
     """Make dest a flat repository of exactly entries; sign(release_path, dest) writes InRelease and Release.gpg.
 
-    Nothing changes when the Packages index is already the one wanted and its signatures are there. The pool
-    gets new files first, the indexes are replaced next and signed, and files no longer listed go last, so a
-    reader sees an old or a new consistent repository, never a half-written one.
+    Nothing changes when the Packages index is already the one wanted and its signatures are there, made by
+    signer_id (kept in a hidden file beside them: another signing key signs again). The pool gets new files first,
+    the indexes are replaced next and signed, and files no longer listed go last, so a reader sees an old or a new
+    consistent repository, never a half-written one.
     """
     packages = packages_text(entries).encode()
     pool = os.path.join(dest, "pool")
     current = os.path.join(dest, "Packages")
-    signed = all(os.path.isfile(os.path.join(dest, name)) for name in ("InRelease", "Release.gpg", "Release"))
-    same = signed and os.path.isfile(current) and open(current, "rb").read() == packages
+    signed = all(os.path.isfile(os.path.join(dest, name)) for name in ("InRelease", "Release.gpg", "Release")) \
+        and _read_text(os.path.join(dest, SIGNED_BY)) == signer_id
+    with open(current, "rb") if os.path.isfile(current) else open(os.devnull, "rb") as handle:
+        same = signed and handle.read() == packages
     names = {os.path.basename(path) for path, _digest, _stanza in entries}
     stale = sorted(set(os.listdir(pool)) - names) if os.path.isdir(pool) else []
     summary = {"packages": len(entries), "bytes": sum(os.path.getsize(path) for path, _d, _s in entries),
@@ -327,6 +341,7 @@ def write_repository(dest: str, entries, codename: str, architecture: str, origi
         release = release_text({"Packages": packages, "Packages.gz": gz}, codename, architecture, origin, time.time())
         _write_if_changed(os.path.join(dest, "Release"), release.encode())
         sign(os.path.join(dest, "Release"), dest)
+        _write_if_changed(os.path.join(dest, SIGNED_BY), (signer_id + "\n").encode())
     for name in stale:
         os.unlink(os.path.join(pool, name))
     return dict(summary, changed=True)

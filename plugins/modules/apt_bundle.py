@@ -22,7 +22,7 @@ description:
   - Every stanza of C(Packages) is the archive's own stanza for a downloaded file, found by that file's sha256,
     with C(Filename) pointing into C(pool/); a file no signed index vouches for fails the task.
   - Downloads are kept in O(state_dir) between runs, so a second run downloads nothing; the repository changes
-    (and is signed again) only when the resolved set changed. New files go in first, the signed indexes next,
+    (and is signed again) only when the resolved set or the signing key changed. New files go in first, the signed indexes next,
     files no longer listed last.
 options:
   packages:
@@ -192,7 +192,8 @@ def main():
         entries = _apt_repo.repository_stanzas(debs, state.index_stanzas())
         result = _apt_repo.write_repository(
             params["dest"], entries, params["codename"], params["architecture"], params["origin"],
-            _apt_repo.gpg_signer(params["gnupg_home"], params["signing_key"]), check_mode=module.check_mode)
+            _apt_repo.gpg_signer(params["gnupg_home"], params["signing_key"]), check_mode=module.check_mode,
+            signer_id=params["signing_key"].upper())
     except (_apt_repo.AptRepoError, OSError) as exc:
         module.fail_json(msg="apt bundle for %s %s: %s" % (params["codename"], params["architecture"], exc))
     module.exit_json(sources=sources, **result)

@@ -120,6 +120,18 @@ def test_a_file_no_index_vouches_for_is_refused(tmp_path):
         _apt_repo.repository_stanzas([a], index)
 
 
+def test_another_signing_key_signs_again(tmp_path):
+    a = _deb(tmp_path, "a_1.0-1_amd64.deb", b"package a")
+    entries = _apt_repo.repository_stanzas([a], _index(a))
+    sign = Signer()
+    dest = str(tmp_path / "repo")
+    assert _apt_repo.write_repository(dest, entries, "bookworm", "amd64", "o", sign, signer_id="AAAA")["changed"]
+    assert not _apt_repo.write_repository(dest, entries, "bookworm", "amd64", "o", sign, signer_id="AAAA")["changed"]
+    # A new key (a new credentials store): the same packages, signed again by it.
+    assert _apt_repo.write_repository(dest, entries, "bookworm", "amd64", "o", sign, signer_id="BBBB")["changed"]
+    assert sign.calls == 2 and (tmp_path / "repo" / ".signed-by").read_text() == "BBBB\n"
+
+
 def test_a_missing_signature_is_written_again(tmp_path):
     a = _deb(tmp_path, "a_1.0-1_amd64.deb", b"package a")
     entries = _apt_repo.repository_stanzas([a], _index(a))
