@@ -19,22 +19,16 @@ import shutil
 import subprocess
 import time
 
+from ansible_collections.llm_infra.cluster.plugins.module_utils._digest import sha256_file
+
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?(\*)?$")
 CODENAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-CHUNK = 1 << 20
 APT_HELPER = "/usr/lib/apt/apt-helper"
 
 
 class AptRepoError(Exception):
     """A problem with the package set, the archive or the repository; the message says which."""
 
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def parse_stanzas(text: str):

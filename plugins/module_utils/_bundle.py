@@ -8,18 +8,18 @@ python, models, keys) and the roles that use it, so a site can check what it car
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import os
 import re
+
+from ansible_collections.llm_infra.cluster.plugins.module_utils._digest import sha256_file
 
 MANIFEST = "manifest.json"
 CHANNELS = ("artifacts", "debian", "keys", "models", "python")
 # Left out of a bundle: partial downloads, cache locks, unpacked archive members (the mirror serves archives).
 SKIP_SUFFIXES = (".part", ".lock", ".tmp")
 SKIP_DIR_SUFFIXES = (".members",)
-CHUNK = 1 << 20
 WHEEL_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)-.+\.whl$")
 SDIST_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+?)-(?P<version>[0-9][^-]*)\.(tar\.gz|zip)$")
 
@@ -27,13 +27,6 @@ SDIST_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+?)-(?P<version>[0-9][^-]*)\.(ta
 class BundleError(Exception):
     """A problem with the bundle's files; the message names the file."""
 
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def bundle_files(root: str) -> list:

@@ -32,6 +32,7 @@ import urllib.parse
 import zipfile
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.llm_infra.cluster.plugins.module_utils._digest import sha256_file
 
 # Ansible's ansible_facts['architecture'] (uname -m) to the names the artifact tables use.
 ARCH_NAMES = {
@@ -147,13 +148,6 @@ def resolve(table: dict, name: str, architecture: str, cache_dir: str, mirror_ur
         "member_path": os.path.join(directory, file_name + ".members", member_path) if member_path else "",
     }
 
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager

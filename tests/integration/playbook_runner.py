@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,15 @@ def run_playbook(
         "COLUMNS": "1000",
     }
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def assert_fails_naming(result: subprocess.CompletedProcess, *needles: str, not_reached: tuple = ()) -> None:
+    """The run failed in a task (not a crash or a syntax error) whose output names every needle, and none of the
+    tasks named in not_reached (those after the preflight) ran."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert re.search(r"^(fatal|failed): \[localhost\]", output, re.MULTILINE), output
+    for needle in needles:
+        assert needle in output, f"{needle!r} not in output:\n{output}"
+    for task in not_reached:
+        assert task not in output, f"{task!r} ran:\n{output}"

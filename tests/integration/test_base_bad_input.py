@@ -7,11 +7,11 @@ mode is a second safety net because these tests run on the CI machine itself.
 
 from __future__ import annotations
 
-import re
 import subprocess
 
 import pytest
 
+from playbook_runner import assert_fails_naming as shared_assert_fails_naming
 from playbook_runner import run_playbook
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ8i0l1dWGK5v3ZzJ2G7m7Pq0mZ8rQ2nX6tYkq2m0Zt test@example"
@@ -31,14 +31,8 @@ def base_play(play_vars: dict) -> list:
 
 
 def assert_fails_naming(result: subprocess.CompletedProcess, *needles: str) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    # A task failed (not a crash or a syntax error), and it was a preflight check of the role.
-    assert re.search(r"^(fatal|failed): \[localhost\]", output, re.MULTILINE), output
-    for needle in needles:
-        assert needle in output, f"{needle!r} not in output:\n{output}"
     # Failed in the preflight: no task after it ran.
-    assert "Install the baseline packages" not in output, output
+    shared_assert_fails_naming(result, *needles, not_reached=('Install the baseline packages',))
 
 
 def test_admin_user_without_key(tmp_path):
