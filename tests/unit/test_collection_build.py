@@ -23,6 +23,7 @@ PLANTED = [
     "inventories/example/credentials/postgresql/admin-password",
     "inventories/production/credentials/minio/root.yml",
     "inventories/production/hosts.yml",  # shipped: a new inventory's hosts are content, its credentials are not
+    "inventories/production/bundle/debian/bookworm/Release.yml",  # an air-gapped site's bundle (docs/air-gap.md)
     "inventories/sandbox/.state/id_ed25519",
     "inventories/example/.state/known_hosts",
     ".cache/llm-infra/test-artifacts/promtool",
