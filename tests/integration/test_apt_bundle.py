@@ -26,6 +26,15 @@ pytestmark = pytest.mark.skipif(
     reason="needs apt-get, gpg and the Debian archive keyring on the controller")
 
 
+@pytest.fixture(name="gpg_homes")
+def fixture_gpg_homes():
+    """GnuPG homes made by a test; their agents are stopped at its end."""
+    homes = []
+    yield homes
+    for home in homes:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
+
+
 def gpg_key(home: Path, uid: str) -> str:
     home.mkdir(mode=0o700, parents=True)
     subprocess.run(["gpg", "--homedir", str(home), "--batch", "--passphrase", "", "--quick-generate-key", uid,
@@ -73,8 +82,9 @@ def build(tmp_path: Path, home: Path, fingerprint: str):
         task, {"ansible.builtin.debug": {"var": "built"}}]}], check=False, timeout=600)
 
 
-def test_the_repository_serves_apt_with_the_bundle_key_alone(tmp_path):
+def test_the_repository_serves_apt_with_the_bundle_key_alone(tmp_path, gpg_homes):
     home = tmp_path / "gnupg"
+    gpg_homes.extend([home, tmp_path / "other"])
     fingerprint = gpg_key(home, "bundle <bundle@llm-infra.invalid>")
     first = build(tmp_path, home, fingerprint)
     if "apt-get update" in first.stdout and ("Could not resolve" in first.stdout or "Failed to fetch" in first.stdout

@@ -167,6 +167,7 @@ def test_gpg_signer_signs_what_gpgv_accepts(tmp_path):
                           capture_output=True, check=False).returncode != 0
     with pytest.raises(_apt_repo.AptRepoError, match="signing InRelease with key 00FF failed"):
         _apt_repo.gpg_signer(str(home), "00FF")(str(repo / "Release"), str(repo))
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
 
 
 def test_apt_failures_are_errors_even_with_exit_zero(tmp_path):
