@@ -30,7 +30,6 @@ class AptRepoError(Exception):
     """A problem with the package set, the archive or the repository; the message says which."""
 
 
-
 def parse_stanzas(text: str):
     """deb822 paragraphs as lists of (field, value) pairs, in file order; continuation lines stay in the value."""
     stanzas, fields = [], []

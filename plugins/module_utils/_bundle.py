@@ -28,7 +28,6 @@ class BundleError(Exception):
     """A problem with the bundle's files; the message names the file."""
 
 
-
 def bundle_files(root: str) -> list:
     """Relative paths of the bundle's files, sorted, without the manifest, hidden files or work files."""
     found = []

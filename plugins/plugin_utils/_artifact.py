@@ -149,7 +149,6 @@ def resolve(table: dict, name: str, architecture: str, cache_dir: str, mirror_ur
     }
 
 
-
 @contextlib.contextmanager
 def _locked(path: str):
     """An exclusive lock beside a cache file, so that the forks of a run download it once."""
