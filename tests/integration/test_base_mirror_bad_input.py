@@ -25,7 +25,9 @@ def base_play(play_vars: dict, tasks_from: str | None = None) -> list:
             "hosts": "localhost",
             "connection": "local",
             "gather_facts": False,
-            "vars": {"llm_infra_private_address": "10.0.0.10", **play_vars},
+            # Admin sources named, so that the SSH check before the mirror's passes on every connection plugin
+            # (the Makefile's Mitogen strategy reports the local connection otherwise).
+            "vars": {"llm_infra_private_address": "10.0.0.10", "base_firewall_ssh_sources": ["10.20.9.0/24"], **play_vars},
             "tasks": [{"name": "Apply base", "ansible.builtin.include_role": role}],
         }
     ]
