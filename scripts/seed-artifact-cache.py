@@ -8,7 +8,6 @@ Usage: seed-artifact-cache.py VARS_FILE TABLE_PATH NAME ARCH FILE
   cache: $LLM_INFRA_ARTIFACT_CACHE, else ~/.cache/llm-infra (llm_infra_artifact_cache_dir's default)
 """
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -16,9 +15,10 @@ import sys
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-SPEC = importlib.util.spec_from_file_location("_artifact", os.path.join(REPO, "plugins", "plugin_utils", "_artifact.py"))
-ARTIFACT = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(ARTIFACT)
+# The collection as Ansible imports it (make venv links .collections/ansible_collections/llm_infra/cluster here):
+# the entry point's code imports the collection's module_utils by their full name.
+sys.path.insert(0, os.path.join(REPO, ".collections"))
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils import _artifact as ARTIFACT  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main(vars_file, table_path, name, arch, source):
