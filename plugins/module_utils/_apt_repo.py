@@ -182,7 +182,7 @@ class AptState:
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
             raise AptRepoError("apt-get %s failed (exit %d): %s" % (" ".join(args[:1]), done.returncode, tail))
-        # apt-get update exits 0 when an index failed to download; its "W:"/"E:" lines say so.
+        # apt-get update exits 0 when an index failed to download; its "E:" and "Err:" lines say so.
         failed = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith(("E:", "Err:"))]
         if failed:
             raise AptRepoError("apt-get %s reported errors: %s" % (" ".join(args[:1]), "; ".join(failed[-5:])))
@@ -270,10 +270,8 @@ def release_text(files: dict, codename: str, architecture: str, origin: str, dat
 
 
 def _write_if_changed(path: str, data: bytes) -> bool:
-    if os.path.isfile(path):
-        with open(path, "rb") as handle:
-            if handle.read() == data:
-                return False
+    if os.path.isfile(path) and _read_bytes(path) == data:
+        return False
     tmp = path + ".tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)
@@ -282,6 +280,11 @@ def _write_if_changed(path: str, data: bytes) -> bool:
 
 
 SIGNED_BY = ".signed-by"
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _read_text(path: str) -> str:
@@ -305,8 +308,7 @@ def write_repository(dest: str, entries, codename: str, architecture: str, origi
     current = os.path.join(dest, "Packages")
     signed = all(os.path.isfile(os.path.join(dest, name)) for name in ("InRelease", "Release.gpg", "Release")) \
         and _read_text(os.path.join(dest, SIGNED_BY)) == signer_id
-    with open(current, "rb") if os.path.isfile(current) else open(os.devnull, "rb") as handle:
-        same = signed and handle.read() == packages
+    same = signed and os.path.isfile(current) and _read_bytes(current) == packages
     names = {os.path.basename(path) for path, _digest, _stanza in entries}
     stale = sorted(set(os.listdir(pool)) - names) if os.path.isdir(pool) else []
     summary = {"packages": len(entries), "bytes": sum(os.path.getsize(path) for path, _d, _s in entries),

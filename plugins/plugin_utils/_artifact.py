@@ -63,12 +63,6 @@ def normalize_arch(machine: str) -> str:
     return ARCH_NAMES.get(machine, machine)
 
 
-def join_base(mirror_url: str, base: str) -> str:
-    """The base URL a download uses: the mirror when one is set, else the table's upstream base."""
-    chosen = mirror_url if mirror_url and str(mirror_url).strip() else base
-    return str(chosen or "").strip().rstrip("/")
-
-
 def mirror_path(mirror_url: str, name: str, version: str, arch_key: str, file_name: str) -> str:
     """Where a mirror (docs/air-gap.md) holds an artifact: the controller cache's own layout under artifacts/."""
     return "/".join([str(mirror_url).strip().rstrip("/"), MIRROR_CHANNEL] + [
@@ -105,7 +99,7 @@ def resolve(table: dict, name: str, architecture: str, cache_dir: str, mirror_ur
 
     fields = {key: str(value) for key, value in entry.items() if key != "sha256"}
     fields.update(
-        base=join_base("", table.get("base", "")),
+        base=str(table.get("base") or "").strip().rstrip("/"),
         version=version,
         arch=str((table.get("arch_names") or {}).get(arch, arch)),
         name=name,
