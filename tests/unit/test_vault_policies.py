@@ -53,7 +53,7 @@ def bao_dev(tmp_path_factory):
         req = urllib.request.Request(url + "/v1/" + path, method=method, headers={"X-Vault-Token": token},
                                      data=None if data is None else json.dumps(data).encode())
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=60) as resp:
                 raw = resp.read()
                 return resp.status, json.loads(raw) if raw else {}
         except urllib.error.HTTPError as error:

@@ -216,7 +216,7 @@ def bao_dev(tmp_path_factory):
             data=None if data is None else json.dumps(data).encode(),
             headers={"X-Vault-Token": "root"},
         )
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.read()
 
     try:

@@ -28,7 +28,7 @@ def _call(url, method, path, data=None, token=None):
     req = urllib.request.Request(url + "/v1/" + path, method=method, headers=headers,
                                  data=None if data is None else json.dumps(data).encode())
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=120) as resp:
             raw = resp.read()
             return resp.status, json.loads(raw) if raw else {}
     except urllib.error.HTTPError as error:
