@@ -28,6 +28,8 @@ description:
     several forks race, one write succeeds and the others re-read and return that value."
   - Names under C(vault/) and lookups with an explicit O(store) always use the file store, because they hold
     what is needed to reach Vault itself.
+requirements:
+  - hvac (Python package on the controller, for the Vault backend only)
 options:
   _terms:
     description:
@@ -113,8 +115,6 @@ import time
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
 
 ALPHABETS = {
@@ -206,8 +206,45 @@ def read_or_create(store, name, length=32, chars="ascii_letters_digits", create=
         os.close(fd)
 
 
+def _hvac():
+    """hvac and the requests exceptions it lets through, imported on first use so the file store needs neither."""
+    try:
+        import hvac
+        import hvac.exceptions
+        import requests.exceptions
+    except ImportError as exc:
+        raise AnsibleLookupError(
+            "the credential lookup's Vault backend needs the Python package hvac on the controller, in the Python that "
+            "runs ansible-playbook (it is pinned in requirements.txt): %s" % exc
+        ) from None
+    return hvac, hvac.exceptions, requests.exceptions
+
+
+# hvac raises one class per HTTP status and keeps no status code; the messages name the status as before.
+_HTTP_STATUS = {
+    "InvalidRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "InvalidPath": 404,
+    "RateLimitExceeded": 429,
+    "InternalServerError": 500,
+    "VaultNotInitialized": 501,
+    "BadGateway": 502,
+    "VaultDown": 503,
+}
+
+
+def _status(error):
+    return _HTTP_STATUS.get(type(error).__name__, "error")
+
+
+def _errors(error):
+    """Vault's own error strings; never the request, which may hold a secret."""
+    return "; ".join(to_text(e) for e in (getattr(error, "errors", None) or [])) or to_text(error.args[0] if error.args else "")
+
+
 class VaultKV:
-    """The few KV v2 and AppRole calls the lookup needs, over Ansible's own HTTP client (no extra library)."""
+    """The few KV v2 and AppRole calls the lookup needs, through hvac."""
 
     # Tokens per (url, role id, secret id) for the life of this process. Each task runs in a fresh fork, so forks
     # also share the token through token_cache (a file): one login per run, not one per task and host.
@@ -219,38 +256,26 @@ class VaultKV:
         self.mount = mount.strip("/")
         self.prefix = prefix.strip("/")
         self.timeout = timeout
-        self.token = token
         self.token_cache = token_cache
         self._login_args = None
         self.logins = 0
+        hvac, self._exc, self._net = _hvac()
+        # token and verify are explicit so that VAULT_TOKEN, ~/.vault-token and VAULT_CACERT are never picked up.
+        self.client = hvac.Client(url=self.url, token=token or "", verify=self.ca_cert or True, timeout=timeout)
 
-    def request(self, method, path, data=None, token=True):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["X-Vault-Token"] = self.token
+    @property
+    def token(self):
+        return self.client.token or None
+
+    def _call(self, func, *args, **kwargs):
+        """Run one hvac call; a network or TLS failure becomes the message that says what the controller needs."""
         try:
-            response = open_url(
-                "%s/v1/%s" % (self.url, path),
-                method=method,
-                data=None if data is None else json.dumps(data),
-                headers=headers,
-                ca_path=self.ca_cert,
-                validate_certs=True,
-                timeout=self.timeout,
-            )
-            status, raw = response.getcode(), response.read()
-        except HTTPError as error:
-            status, raw = error.code, error.read()
-        except (URLError, OSError) as error:
+            return func(*args, **kwargs)
+        except (self._net.ConnectionError, self._net.Timeout) as error:
             raise AnsibleLookupError(
                 "cannot reach Vault at %s (%s): the controller needs the API port, e.g. its address in "
                 "vault_api_allow_cidrs, and the unsealed cluster (playbooks/unseal.yml)" % (self.url, error)
-            )
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {"errors": [to_text(raw)[:200]]}
-        return status, body
+            ) from None
 
     def _cache_key(self, role_id, secret_id):
         return hashlib.sha256(("%s\n%s\n%s" % (self.url, role_id, secret_id)).encode()).hexdigest()
@@ -288,50 +313,77 @@ class VaultKV:
             cache_key = self._cache_key(role_id, secret_id)
             token = None if fresh or not self.token_cache else self._cached_token(cache_key)
             if token is None:
-                status, body = self.request("POST", "auth/approle/login", {"role_id": role_id, "secret_id": secret_id}, token=False)
-                if status != 200:
+                try:
+                    body = self._call(self.client.auth.approle.login, role_id=role_id, secret_id=secret_id, use_token=False)
+                except self._exc.VaultError as error:
                     raise AnsibleLookupError(
                         "AppRole login to %s failed with HTTP %s: %s. The automation's secret id works only from the "
                         "controller's address (vault_automation_bound_cidrs) and expires: playbooks/vault.yml replaces "
-                        "it before that" % (self.url, status, "; ".join(body.get("errors", [])))
-                    )
+                        "it before that" % (self.url, _status(error), _errors(error))
+                    ) from None
+                auth = (body or {}).get("auth") or {}
+                if not auth.get("client_token"):
+                    raise AnsibleLookupError("AppRole login to %s returned no token" % self.url)
                 self.logins += 1
-                token = body["auth"]["client_token"]
+                token = auth["client_token"]
                 if self.token_cache:
-                    self._store_token(cache_key, token, body["auth"].get("lease_duration"))
+                    self._store_token(cache_key, token, auth.get("lease_duration"))
             self._tokens[key] = token
-        self.token = self._tokens[key]
+        self.client.token = self._tokens[key]
 
-    def _authorised(self, method, path, data=None):
-        """A request with the token; a token revoked or expired since it was cached earns one fresh login."""
-        status, body = self.request(method, path, data)
-        if status == 403 and self._login_args is not None:
-            self.login(*self._login_args, fresh=True)
-            status, body = self.request(method, path, data)
-        return status, body
+    def _authorised(self, func, *args, **kwargs):
+        """A call with the token; a token revoked or expired since it was cached earns one fresh login."""
+        try:
+            return self._call(func, *args, **kwargs)
+        except self._exc.Forbidden:
+            if self._login_args is None:
+                raise
+        self.login(*self._login_args, fresh=True)
+        return self._call(func, *args, **kwargs)
 
-    def _path(self, kind, name):
-        return "%s/%s/%s/%s" % (self.mount, kind, self.prefix, validate_name(name))
+    def _path(self, name):
+        validate_name(name)
+        return "%s/%s" % (self.prefix, name) if self.prefix else name
 
     def read(self, name):
         """The value of `name`, or None when KV has no live version of it."""
-        status, body = self._authorised("GET", self._path("data", name))
-        if status == 404:
+        try:
+            body = self._authorised(
+                self.client.secrets.kv.v2.read_secret_version,
+                path=self._path(name),
+                mount_point=self.mount,
+                raise_on_deleted_version=True,
+            )
+        except self._exc.InvalidPath:
             return None
-        if status != 200:
-            raise AnsibleLookupError("reading credential %s from Vault failed with HTTP %s: %s" % (name, status, "; ".join(body.get("errors", []))))
-        value = ((body.get("data") or {}).get("data") or {}).get("value")
+        except self._exc.VaultError as error:
+            raise AnsibleLookupError(
+                "reading credential %s from Vault failed with HTTP %s: %s" % (name, _status(error), _errors(error))
+            ) from None
+        value = (((body or {}).get("data") or {}).get("data") or {}).get("value")
         return value or None
 
     def create(self, name, value):
         """Write `name` only if it has never been written (cas=0); False when another writer was first."""
-        status, body = self._authorised("POST", self._path("data", name), {"options": {"cas": 0}, "data": {"value": value}})
-        if status in (200, 204):
-            return True
-        errors = "; ".join(body.get("errors", []))
-        if status == 400 and "check-and-set" in errors:
-            return False
-        raise AnsibleLookupError("writing credential %s to Vault failed with HTTP %s: %s" % (name, status, errors))
+        try:
+            self._authorised(
+                self.client.secrets.kv.v2.create_or_update_secret,
+                path=self._path(name),
+                secret={"value": value},
+                cas=0,
+                mount_point=self.mount,
+            )
+        except self._exc.InvalidRequest as error:
+            if "check-and-set" in _errors(error):
+                return False
+            raise AnsibleLookupError(
+                "writing credential %s to Vault failed with HTTP %s: %s" % (name, _status(error), _errors(error))
+            ) from None
+        except self._exc.VaultError as error:
+            raise AnsibleLookupError(
+                "writing credential %s to Vault failed with HTTP %s: %s" % (name, _status(error), _errors(error))
+            ) from None
+        return True
 
 
 def read_or_create_vault(kv, store, name, length=32, chars="ascii_letters_digits", create=True):

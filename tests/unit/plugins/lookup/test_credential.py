@@ -189,25 +189,27 @@ def test_backend_choice(backend, name, explicit_store, vault_hosts, expected):
 BAO = os.path.expanduser("~/.cache/llm-infra/test-artifacts/openbao-2.7.2/bao")
 
 
-@pytest.fixture(scope="module")
-def bao_dev(tmp_path_factory):
-    """A real OpenBao dev server (in memory) with an AppRole like the vault role's automation role."""
+def _bao_server(folder, tls=False):
+    """Start a real OpenBao dev server (in memory) with an AppRole like the vault role's automation role.
+
+    Yields (url, ca certificate or None); with tls the server has a generated CA, kept in `folder`.
+    """
     if not os.path.isfile(BAO):
         pytest.skip("the OpenBao test binary is missing: run scripts/fetch-test-artifacts.sh")
     import socket
-    import time
+    import ssl
     import urllib.request
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    url = "http://127.0.0.1:%d" % port
-    log = open(os.path.join(str(tmp_path_factory.mktemp("bao")), "server.log"), "w+")
-    proc = subprocess.Popen(
-        [BAO, "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=127.0.0.1:%d" % port],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    url = "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
+    cmd = [BAO, "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=127.0.0.1:%d" % port]
+    if tls:
+        cmd += ["-dev-tls", "-dev-tls-cert-dir=%s" % folder]
+    ca_cert = os.path.join(folder, "vault-ca.pem") if tls else None
+    log = open(os.path.join(folder, "server.log"), "w+")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
     def call(method, path, data=None):
         req = urllib.request.Request(
@@ -216,7 +218,8 @@ def bao_dev(tmp_path_factory):
             data=None if data is None else json.dumps(data).encode(),
             headers={"X-Vault-Token": "root"},
         )
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        context = ssl.create_default_context(cafile=ca_cert) if tls else None
+        with urllib.request.urlopen(req, timeout=60, context=context) as resp:
             return resp.read()
 
     try:
@@ -224,6 +227,8 @@ def bao_dev(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             try:
+                if tls and not os.path.isfile(ca_cert):
+                    raise OSError("the CA is not written yet")
                 call("GET", "sys/health")
                 break
             except Exception:  # noqa: BLE001 - server still starting
@@ -236,11 +241,24 @@ def bao_dev(tmp_path_factory):
         call("POST", "auth/approle/role/auto", {"token_policies": ["auto"]})
         call("POST", "auth/approle/role/auto/role-id", {"role_id": "test-role-id"})
         call("POST", "auth/approle/role/auto/custom-secret-id", {"secret_id": "test-secret-id"})
-        yield url
+        yield url, ca_cert
     finally:
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def bao_dev(tmp_path_factory):
+    """The URL of a plain-HTTP OpenBao dev server."""
+    for url, dummy in _bao_server(str(tmp_path_factory.mktemp("bao"))):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def bao_dev_tls(tmp_path_factory):
+    """(URL, CA certificate) of an OpenBao dev server behind TLS with its own generated CA."""
+    yield from _bao_server(str(tmp_path_factory.mktemp("bao-tls")), tls=True)
 
 
 def _vault_worker(url, store, name, queue):
@@ -312,11 +330,102 @@ def test_real_openbao_revoked_cached_token_earns_one_fresh_login(bao_dev, tmp_pa
     monkeypatch.setattr(credential.VaultKV, "_tokens", {})
     first = _cached_kv(bao_dev, str(tmp_path))
     first.login("test-role-id", "test-secret-id")
-    status = first.request("POST", "auth/token/revoke-self")[0]
-    assert status in (200, 204)
+    first.client.auth.token.revoke_self()
     monkeypatch.setattr(credential.VaultKV, "_tokens", {})
     second = _cached_kv(bao_dev, str(tmp_path))
     second.login("test-role-id", "test-secret-id")
     assert second.logins == 0
     assert credential.read_or_create_vault(second, str(tmp_path), "after/revoke")
     assert second.logins == 1 and second.token != first.token
+
+
+# --- hvac error mapping against the real server ---------------------------------------------------------------
+
+def test_real_openbao_wrong_secret_id_names_the_fix_and_not_the_secret(bao_dev):
+    kv = credential.VaultKV(bao_dev)
+    with pytest.raises(AnsibleLookupError) as info:
+        kv.login("test-role-id", "wrong-secret-id-d41d8cd9")
+    message = str(info.value)
+    assert "AppRole login to %s failed with HTTP 400" % bao_dev in message
+    assert "vault_automation_bound_cidrs" in message and "playbooks/vault.yml" in message
+    assert "wrong-secret-id-d41d8cd9" not in message and "test-role-id" not in message
+    assert info.value.__cause__ is None and kv.logins == 0
+
+
+def test_real_openbao_absent_secret_reads_as_none(bao_dev, tmp_path):
+    kv = credential.VaultKV(bao_dev)
+    kv.login("test-role-id", "test-secret-id")
+    assert kv.read("absent/never-written") is None
+    with pytest.raises(AnsibleLookupError, match="neither in Vault nor in"):
+        credential.read_or_create_vault(kv, str(tmp_path), "absent/never-written", create=False)
+
+
+def test_real_openbao_create_is_create_only(bao_dev):
+    kv = credential.VaultKV(bao_dev)
+    kv.login("test-role-id", "test-secret-id")
+    assert kv.create("cas/once", "first-value-0123456789") is True
+    assert kv.create("cas/once", "second-value-0123456789") is False
+    assert kv.read("cas/once") == "first-value-0123456789"
+
+
+def test_real_openbao_path_outside_the_policy_is_a_clear_error(bao_dev):
+    kv = credential.VaultKV(bao_dev, prefix="elsewhere")
+    kv.login("test-role-id", "test-secret-id")
+    with pytest.raises(AnsibleLookupError, match=r"(?s)reading credential svc/x from Vault failed with HTTP 403: .*permission denied"):
+        kv.read("svc/x")
+    with pytest.raises(AnsibleLookupError, match=r"writing credential svc/x to Vault failed with HTTP 403"):
+        kv.create("svc/x", "value-that-must-not-show-0123")
+
+
+def test_unreachable_vault_names_what_the_controller_needs(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kv = credential.VaultKV("http://127.0.0.1:%d" % port, timeout=5)
+    with pytest.raises(AnsibleLookupError, match=r"cannot reach Vault at http://127\.0\.0\.1:%d .*vault_api_allow_cidrs" % port) as info:
+        kv.login("test-role-id", "secret-never-shown-0123")
+    assert "secret-never-shown-0123" not in str(info.value)
+
+
+def test_real_openbao_tls_with_its_ca(bao_dev_tls, tmp_path):
+    url, ca_cert = bao_dev_tls
+    kv = credential.VaultKV(url, ca_cert=ca_cert)
+    kv.login("test-role-id", "test-secret-id")
+    assert credential.read_or_create_vault(kv, str(tmp_path), "tls/ok") == kv.read("tls/ok")
+
+
+def test_real_openbao_tls_with_a_wrong_ca_is_refused(bao_dev_tls, tmp_path, monkeypatch):
+    url, dummy = bao_dev_tls
+    # A token from an earlier test's login would skip the request.
+    monkeypatch.setattr(credential.VaultKV, "_tokens", {})
+    # A CA that did not sign the listener: the other dev server's would do, a fresh self-signed one is simpler.
+    wrong = tmp_path / "wrong-ca.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+         "-subj", "/CN=not-the-vault-ca", "-keyout", str(tmp_path / "wrong-ca.key"), "-out", str(wrong)],
+        check=True, capture_output=True,
+    )
+    kv = credential.VaultKV(url, ca_cert=str(wrong))
+    with pytest.raises(AnsibleLookupError, match=r"cannot reach Vault at https://.*(CERTIFICATE_VERIFY_FAILED|certificate verify failed)"):
+        kv.login("test-role-id", "test-secret-id")
+    # Nor does a token that verified elsewhere get a request through.
+    kv.client.token = "s.not-a-real-token"
+    with pytest.raises(AnsibleLookupError, match="cannot reach Vault at https://"):
+        kv.read("tls/ok")
+
+
+def test_missing_hvac_names_the_package(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_hvac(name, *args, **kwargs):
+        if name == "hvac" or name.startswith("hvac."):
+            raise ImportError("No module named 'hvac'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_hvac)
+    with pytest.raises(AnsibleLookupError, match="needs the Python package hvac on the controller"):
+        credential.VaultKV("http://127.0.0.1:8200")
