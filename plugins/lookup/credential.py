@@ -239,8 +239,11 @@ def _status(error):
 
 
 def _errors(error):
-    """Vault's own error strings; never the request, which may hold a secret."""
-    return "; ".join(to_text(e) for e in (getattr(error, "errors", None) or [])) or to_text(error.args[0] if error.args else "")
+    """Vault's own error strings, else the start of its answer; never the request, which may hold a secret."""
+    errors = getattr(error, "errors", None)
+    if errors:
+        return "; ".join(to_text(e) for e in errors)
+    return to_text((error.args[0] if error.args else None) or "")[:200]
 
 
 class VaultKV:
