@@ -2,6 +2,9 @@
 
 A module of its own rather than conftest.py: the unit tests have a conftest of their own, and `make unit` collects
 both folders in one run, where two modules named conftest cannot both be imported by that name.
+
+The run goes through ansible-runner, so that a test can assert on the result of a task from the event stream
+(`PlaybookResult.failed_tasks`, `task_results`) rather than only on the text of the output.
 """
 
 from __future__ import annotations
@@ -9,15 +12,90 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+import ansible_runner
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 if not ANSIBLE_PLAYBOOK.exists():
     # pytest started by a Python outside the venv: use the venv of the repository.
     ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+
+# The results of a task on a host, one event each; the item events repeat what the task's own event holds.
+TASK_RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+
+
+class PlaybookResult(subprocess.CompletedProcess):
+    """The finished run: `returncode`, `stdout` (stderr comes merged into it, through the runner's terminal), `stderr`
+    (empty for that reason) and `events`, the runner's event dicts in the order ansible emitted them."""
+
+    def __init__(self, args: list[str], returncode: int, stdout: str, stderr: str, events: list[dict]):
+        super().__init__(args, returncode, stdout, stderr)
+        self.events = events
+
+    def task_results(self, task: str | None = None) -> list[dict]:
+        """The `event_data` of every task result (ok, failed, skipped, unreachable), of the task named `task` if
+        given; its `res` is the module's result and `event` is added from the event."""
+        found = []
+        for event in self.events:
+            data = event.get("event_data", {})
+            if event.get("event") in TASK_RESULT_EVENTS and (task is None or data.get("task") == task):
+                found.append({**data, "event": event["event"]})
+        return found
+
+    def failed_tasks(self) -> list[dict]:
+        """The results that failed the run: failed or unreachable and not ignored."""
+        return [r for r in self.task_results()
+                if r["event"] in ("runner_on_failed", "runner_on_unreachable") and not r.get("ignore_errors")]
+
+    def started_tasks(self) -> list[str]:
+        """The name of every task that started, in order (a task name appears once per play that ran it)."""
+        return [e["event_data"].get("task", "") for e in self.events if e.get("event") == "playbook_on_task_start"]
+
+
+def failure_messages(result: dict) -> list[str]:
+    """The messages of a failed result, the result of each failed loop item included."""
+    res = result.get("res") or {}
+    messages = [str(res["msg"])] if "msg" in res else []
+    for item in res.get("results") or []:
+        if isinstance(item, dict) and item.get("failed") and "msg" in item:
+            messages.append(str(item["msg"]))
+    return messages
+
+
+def run_processes(artifact_dir: str) -> list[int]:
+    """The processes of a run still alive: every one of them inherits the run's artifact directory in its
+    environment."""
+    marker = f"AWX_ISOLATED_DATA_DIR={artifact_dir}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def end_run(artifact_dir: str) -> None:
+    """Kill what is left of a run the runner gave up on. Under the runner's terminal ansible-playbook forks the
+    process that runs the play into a session of its own, which the runner's kill of its process group misses."""
+    for pid in run_processes(artifact_dir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # Gone once the kernel has taken them down; a few tenths of a second at most.
+    deadline = time.monotonic() + 5
+    while run_processes(artifact_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def run_playbook(
@@ -28,8 +106,8 @@ def run_playbook(
     extra_vars: dict | None = None,
     check: bool = True,
     timeout: int = 300,
-) -> subprocess.CompletedProcess:
-    """Run `plays` and return the finished process (never raises on a failed run).
+) -> PlaybookResult:
+    """Run `plays` and return the finished run (never raises on a failed run; raises TimeoutExpired past `timeout`).
 
     `check` defaults to True: the bad-input tests run on the CI machine itself, and check mode is a second
     safety net behind the preflight asserts. `inventory` is a host list string or an inventory dict.
@@ -40,17 +118,14 @@ def run_playbook(
         inventory_file = tmp_path / "inventory.json"
         inventory_file.write_text(json.dumps(inventory))
         inventory = str(inventory_file)
-    cmd = [str(ANSIBLE_PLAYBOOK), "-i", inventory]
+    # A fresh directory per run: the runner keeps the env files it finds there over the ones it is given.
+    private_data_dir = tempfile.mkdtemp(prefix="runner-", dir=tmp_path)
+    # The inventory on the command line: the runner would write a host list string into an INI file.
+    args = ["-i", inventory]
     if check:
-        cmd.append("--check")
-    if extra_vars:
-        # A file rather than the command line: extra vars outrank include_vars and play vars alike.
-        vars_file = tmp_path / "extra-vars.json"
-        vars_file.write_text(json.dumps(extra_vars))
-        cmd += ["-e", "@" + str(vars_file)]
-    cmd.append(str(playbook))
-    env = {
-        **os.environ,
+        args.append("--check")
+    args.append(str(playbook))
+    envvars = {
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
         # A private in-memory fact cache: nothing from or about this machine is kept.
@@ -63,16 +138,51 @@ def run_playbook(
         # Keep messages whole: assertions look for them on one line.
         "COLUMNS": "1000",
     }
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if "ANSIBLE_HOST_KEY_CHECKING" not in os.environ:
+        # The runner turns host key checking off where the environment does not set it; ansible.cfg keeps it on.
+        envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    runner = ansible_runner.run(
+        private_data_dir=private_data_dir,
+        # The project directory is only the working directory of the run, as the repository was before.
+        project_dir=str(REPO),
+        binary=str(ANSIBLE_PLAYBOOK),
+        cmdline=shlex.join(args),
+        # A file rather than the command line: extra vars outrank include_vars and play vars alike.
+        extravars=extra_vars or None,
+        envvars=envvars,
+        # Not the runner's jsonfile cache under its artifacts: the memory cache set above.
+        fact_cache_type="memory",
+        timeout=timeout,
+        quiet=True,
+        # Without a callback of its own the runner takes over SIGINT and SIGTERM for the rest of the session, and
+        # Ctrl-C would no longer stop pytest.
+        cancel_callback=lambda: False,
+    )
+    artifacts = Path(runner.config.artifact_dir)
+    # The runner records the whole environment of the run there, credentials of this machine included.
+    (artifacts / "command").unlink(missing_ok=True)
+    command = list(runner.config.command)
+    if runner.status == "timeout":
+        end_run(runner.config.artifact_dir)
+        raise subprocess.TimeoutExpired(command, timeout, output=(artifacts / "stdout").read_text())
+    # The runner reads the output through a terminal: lines end in CRLF there.
+    stdout = (artifacts / "stdout").read_text().replace("\r\n", "\n")
+    return PlaybookResult(command, runner.rc, stdout, "", list(runner.events))
 
 
-def assert_fails_naming(result: subprocess.CompletedProcess, *needles: str, not_reached: tuple = ()) -> None:
-    """The run failed in a task (not a crash or a syntax error) whose output names every needle, and none of the
-    tasks named in not_reached (those after the preflight) ran."""
+def assert_fails_naming(result: PlaybookResult, *needles: str, not_reached: tuple = ()) -> None:
+    """The run failed in a task (not a crash or a syntax error) whose name or message names every needle, and none
+    of the tasks named in not_reached (those after the preflight) ran."""
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert re.search(r"^(fatal|failed): \[localhost\]", output, re.MULTILINE), output
+    failed = result.failed_tasks()
+    assert failed, f"no failed task in the events:\n{output}"
+    named = "\n".join(text for r in failed for text in [r.get("task", "")] + failure_messages(r))
     for needle in needles:
         assert needle in output, f"{needle!r} not in output:\n{output}"
+        assert needle in named, f"{needle!r} not in the failed task's name or message:\n{named}"
+    started = result.started_tasks()
     for task in not_reached:
+        assert not any(task in name for name in started), f"{task!r} ran:\n{output}"
         assert task not in output, f"{task!r} ran:\n{output}"
