@@ -56,6 +56,18 @@ CASES = {
         {"postgresql_tls_source": "files"},
         ["postgresql_tls_cert_file"],
     ),
+    "primary_outside_the_cluster": (
+        {"postgresql_primary_host": "db-9"},
+        ["postgresql_primary_host 'db-9'", "postgresql_cluster_group 'database'", "(localhost)"],
+    ),
+    "replication_user_not_a_role_name": (
+        {"postgresql_replication_user": "Repl-User"},
+        ["postgresql_replication_user 'Repl-User'", "lower-case role name"],
+    ),
+    "replication_user_also_an_application_user": (
+        {"postgresql_replication_user": "app", "postgresql_users": [{"name": "app"}]},
+        ["postgresql_replication_user 'app'", "not also in postgresql_users"],
+    ),
 }
 
 
@@ -87,6 +99,19 @@ def test_bad_input_fails_naming_the_variable(tmp_path: Path, case: str) -> None:
     for fragment in expected:
         assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
     # Nothing past preflight ran: the first install task never started.
+    assert "Install postgresql-common first" not in output, output
+
+
+def test_a_primary_that_runs_as_a_standby_is_refused(tmp_path: Path) -> None:
+    """The inventory names a host the primary whose data directory says it is a hot standby (not promoted)."""
+    data_dir = tmp_path / "main"
+    data_dir.mkdir()
+    (data_dir / "standby.signal").write_text("")
+    result = run_role(tmp_path, {"postgresql_data_dir": str(data_dir)})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "localhost is postgresql_primary_host but runs as a hot standby" in output, output
+    assert "playbooks/promote.yml -l localhost" in output, output
     assert "Install postgresql-common first" not in output, output
 
 
