@@ -77,27 +77,33 @@ def store_secrets(store: Path) -> dict[str, set[str]]:
 
 
 def vault_secrets(store: Path, url: str, ca_cert: str, mount: str, prefix: str) -> dict[str, set[str]]:
+    """Every value under the KV prefix, read with the collection's own client (hvac) as the automation AppRole."""
+    from hvac.exceptions import InvalidPath, VaultError
+
     from ansible_collections.llm_infra.cluster.plugins.lookup.credential import VaultKV, read_file
 
     kv = VaultKV(url, ca_cert=ca_cert, mount=mount, prefix=prefix)
     kv.login(read_file(str(store), "vault/automation-role-id"), read_file(str(store), "vault/automation-secret-id"))
+    kv2 = kv.client.secrets.kv.v2
     secrets: dict[str, set[str]] = {}
     pending = [""]
     while pending:
         folder = pending.pop()
-        status, body = kv.request("LIST", "%s/metadata/%s/%s" % (mount, prefix, folder))
-        if status == 404:
+        try:
+            keys = kv2.list_secrets(path="%s/%s" % (prefix, folder), mount_point=mount)["data"]["keys"]
+        except InvalidPath:
             continue
-        if status != 200:
-            raise SystemExit("scan: listing %s/metadata/%s/%s failed with HTTP %s" % (mount, prefix, folder, status))
-        for key in body["data"]["keys"]:
+        except VaultError as error:
+            raise SystemExit("scan: listing %s/metadata/%s/%s failed: %s" % (mount, prefix, folder, type(error).__name__)) from None
+        for key in keys:
             if key.endswith("/"):
                 pending.append(folder + key)
                 continue
-            status, body2 = kv.request("GET", "%s/data/%s/%s%s" % (mount, prefix, folder, key))
-            if status != 200:
-                raise SystemExit("scan: reading %s%s failed with HTTP %s" % (folder, key, status))
-            values = {v for v in _strings(((body2.get("data") or {}).get("data") or {})) if len(v) >= MIN_LENGTH}
+            try:
+                body = kv2.read_secret_version(path="%s/%s%s" % (prefix, folder, key), mount_point=mount, raise_on_deleted_version=True)
+            except VaultError as error:
+                raise SystemExit("scan: reading %s%s failed: %s" % (folder, key, type(error).__name__)) from None
+            values = {v for v in _strings(((body or {}).get("data") or {}).get("data") or {}) if len(v) >= MIN_LENGTH}
             if values:
                 secrets["kv:" + folder + key] = values
     return secrets

@@ -237,7 +237,15 @@ def _bao_server(folder, tls=False):
                     pytest.fail("the OpenBao dev server did not answer (exit code %s):\n%s" % (proc.poll(), log.read()[-4000:]))
                 time.sleep(0.2)
         call("POST", "sys/auth/approle", {"type": "approle"})
-        call("PUT", "sys/policies/acl/auto", {"policy": 'path "secret/data/llm-infra/*" { capabilities = ["create", "read", "update"] }'})
+        # As the vault role's automation policy: read and write the values, read and list the metadata.
+        call(
+            "PUT",
+            "sys/policies/acl/auto",
+            {
+                "policy": 'path "secret/data/llm-infra/*" { capabilities = ["create", "read", "update"] }\n'
+                'path "secret/metadata/llm-infra/*" { capabilities = ["read", "list"] }'
+            },
+        )
         call("POST", "auth/approle/role/auto", {"token_policies": ["auto"]})
         call("POST", "auth/approle/role/auto/role-id", {"role_id": "test-role-id"})
         call("POST", "auth/approle/role/auto/custom-secret-id", {"secret_id": "test-secret-id"})
@@ -429,3 +437,22 @@ def test_missing_hvac_names_the_package(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_hvac)
     with pytest.raises(AnsibleLookupError, match="needs the Python package hvac on the controller"):
         credential.VaultKV("http://127.0.0.1:8200")
+
+
+def test_the_secret_scanner_reads_every_kv_value_through_the_client(bao_dev, tmp_path):
+    """scripts/scan-output-for-secrets.py lists the prefix folder by folder and reads each value as the automation."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("scan_output", os.path.join(os.path.dirname(__file__), "../../../../scripts/scan-output-for-secrets.py"))
+    scan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scan)
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "vault" / "automation-role-id").write_text("test-role-id\n")
+    (tmp_path / "vault" / "automation-secret-id").write_text("test-secret-id\n")
+    kv = credential.VaultKV(bao_dev)
+    kv.login("test-role-id", "test-secret-id")
+    kv.create("scan/top-level-secret", "scan-value-top-0123456789")
+    kv.create("scan/deeper/nested-secret", "scan-value-nested-0123456789")
+    found = scan.vault_secrets(tmp_path, bao_dev, "", "secret", "llm-infra")
+    assert found["kv:scan/top-level-secret"] == {"scan-value-top-0123456789"}
+    assert found["kv:scan/deeper/nested-secret"] == {"scan-value-nested-0123456789"}
