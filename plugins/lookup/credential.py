@@ -376,13 +376,9 @@ class VaultKV:
                 cas=0,
                 mount_point=self.mount,
             )
-        except self._exc.InvalidRequest as error:
-            if "check-and-set" in _errors(error):
-                return False
-            raise AnsibleLookupError(
-                "writing credential %s to Vault failed with HTTP %s: %s" % (name, _status(error), _errors(error))
-            ) from None
         except self._exc.VaultError as error:
+            if isinstance(error, self._exc.InvalidRequest) and "check-and-set" in _errors(error):
+                return False
             raise AnsibleLookupError(
                 "writing credential %s to Vault failed with HTTP %s: %s" % (name, _status(error), _errors(error))
             ) from None
