@@ -70,7 +70,7 @@ argspecs: venv
 	$(BIN)/pytest -q tests/unit/test_collection_metadata.py
 
 unit: venv
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q --durations=25 tests/unit tests/integration
 
 test-artifacts: venv
 	bash scripts/fetch-test-artifacts.sh

@@ -4,6 +4,8 @@
 # reuses the cache; chains are handed to the first free lane, longest first.
 #
 # Usage: scripts/run-scenarios.sh SCENARIO...   (MOLECULE_LANES, default 2: how many run at once)
+# MOLECULE_PART=lanes runs only the lanes, MOLECULE_PART=exclusive only the exclusive scenarios (below); by default
+# both, the exclusive ones after the lanes. `make test` runs the two parts apart, with the sandbox stage in between.
 # Each scenario's output goes to tests/output/molecule/SCENARIO.log; a failed scenario prints its failed tasks and
 # its last lines.
 set -uo pipefail
@@ -12,7 +14,6 @@ lanes="${MOLECULE_LANES:-2}"
 molecule="${MOLECULE:-.venv/bin/molecule}"
 logs=tests/output/molecule
 mkdir -p "$logs"
-rm -f "$logs"/*.time "$logs"/*.rc
 
 # Chains, longest first. A scenario not listed here forms a chain of its own at the end.
 chains=(
@@ -30,7 +31,12 @@ chains=(
 
 # Scenarios that measure timing (the gateway's failover detection) run alone, after every lane has finished, so
 # that another scenario's load does not enter their numbers.
-exclusive=" ${MOLECULE_EXCLUSIVE:-gateway} "
+exclusive=" ${MOLECULE_EXCLUSIVE-gateway} "
+part="${MOLECULE_PART:-all}"
+case "$part" in
+  all|lanes|exclusive) ;;
+  *) echo "run-scenarios: MOLECULE_PART must be all, lanes or exclusive, not '$part'" >&2; exit 2 ;;
+esac
 
 wanted=" $* "
 queue=()
@@ -49,7 +55,17 @@ for s in "$@"; do
   [[ "$listed" == *" $s "* ]] && continue
   if [[ "$exclusive" == *" $s "* ]]; then solo+="$s "; else queue+=("$s"); fi
 done
-[ "${#queue[@]}" -gt 0 ] || [ -n "$solo" ] || { echo "run-scenarios: no scenario given" >&2; exit 2; }
+[ "$#" -gt 0 ] || { echo "run-scenarios: no scenario given" >&2; exit 2; }
+[ "$part" = exclusive ] && queue=()
+[ "$part" = lanes ] && solo=""
+if [ "${#queue[@]}" -eq 0 ] && [ -z "$solo" ]; then
+  echo "run-scenarios: none of the scenarios given is in the $part part"
+  exit 0
+fi
+count=0
+for s in "${queue[@]}" $solo; do
+  for one in $s; do rm -f "$logs/$one.time" "$logs/$one.rc"; count=$(( count + 1 )); done
+done
 
 start=$(date +%s)
 stamp() { printf '[%4ds] %s\n' "$(( $(date +%s) - start ))" "$*"; }
@@ -101,7 +117,7 @@ for chain in "${queue[@]}"; do
     fi
   done
 done
-echo "molecule: $# scenario(s) in $(( $(date +%s) - start )) s with $lanes lane(s)"
+echo "molecule: $count scenario(s) in $(( $(date +%s) - start )) s with $lanes lane(s)"
 if [ "${#failed[@]}" -gt 0 ]; then
   for s in "${failed[@]}"; do
     [ -f "$logs/$s.log" ] || continue

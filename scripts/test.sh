@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The stages of `make test`, with their times: lint, argument specs and pytest in the foreground, while the engine,
-# images, test artifacts and then the molecule scenarios run in the background; the sandbox follows once all have
-# passed. A failed stage ends the run after the background stages finished; a table of stage times ends it always.
+# The stages of `make test`, with their times. In the foreground: lint, argument specs, pytest and then the sandbox
+# stage; in the background meanwhile: the engine, images and test artifacts, then the molecule lanes. The scenarios
+# that measure timing (MOLECULE_EXCLUSIVE of scripts/run-scenarios.sh: the gateway) run last, alone on the
+# machine. A failed stage fails the run, but every stage that does not depend on it still runs, so one run reports
+# every failure; a table of stage times ends it always.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 out=tests/output
@@ -19,7 +21,7 @@ stage() {
   "$@"
   rc=$?
   rows+=("$(printf '%-14s %6d s  rc=%d' "$name" "$(( $(date +%s) - t0 ))" "$rc")")
-  [ "$rc" -eq 0 ] || failed=$name
+  [ "$rc" -eq 0 ] || failed="${failed:+$failed }$name"
   return "$rc"
 }
 
@@ -29,22 +31,22 @@ report() {
   printf '%s\n' "${rows[@]}"
   echo "total          $(( $(date +%s) - start )) s"
   if [ -n "$failed" ]; then
-    echo "make test: stage $failed failed" >&2
+    echo "make test: failed: $failed" >&2
     exit 1
   fi
 }
 
 stage venv "${make_cmd[@]}" venv || report
 
-# In the background: the engine, images and artifacts, then the molecule scenarios in their lanes. The host side
-# is mostly waiting on the network, the disk and services starting, so it shares the two processors with lint
-# and pytest in the foreground instead of waiting for them.
+# In the background: the engine, images and artifacts, then the molecule lanes. The host side is mostly waiting on
+# the network, the disk and services starting, so it shares the two processors with the foreground instead of
+# waiting for it.
 bg_t0=$(date +%s)
-rm -f "$out/background.failed" "$out/prepare.time" "$out/molecule.log"
+rm -f "$out/background.failed" "$out/prepare.time" "$out/molecule.log" "$out/molecule-exclusive.log"
 (
   "${make_cmd[@]}" engine test-artifacts >"$out/prepare.log" 2>&1 || { echo prepare >"$out/background.failed"; exit 1; }
   echo "$(( $(date +%s) - bg_t0 ))" >"$out/prepare.time"
-  "${make_cmd[@]}" molecule >"$out/molecule.log" 2>&1 || { echo molecule >"$out/background.failed"; exit 1; }
+  MOLECULE_PART=lanes "${make_cmd[@]}" molecule >"$out/molecule.log" 2>&1 || { echo molecule >"$out/background.failed"; exit 1; }
 ) &
 bg_pid=$!
 echo "=== stages prepare (engine, images, test artifacts) and molecule in the background: $out/prepare.log, $out/molecule.log"
@@ -54,25 +56,34 @@ wait_for_prepare() {
   while [ ! -f "$out/prepare.time" ] && [ ! -f "$out/background.failed" ] && kill -0 "$bg_pid" 2>/dev/null; do
     sleep 2
   done
+  [ -f "$out/prepare.time" ]
 }
-stage lint "${make_cmd[@]}" lint && stage argspecs "${make_cmd[@]}" argspecs && wait_for_prepare \
-  && stage unit "${make_cmd[@]}" unit
-echo "=== waiting for the background stages (tail -f $out/molecule.log)"
+# The sandbox stage needs the engine and passing unit tests (its roles' plugins); it runs beside the last lanes.
+stage lint "${make_cmd[@]}" lint
+stage argspecs "${make_cmd[@]}" argspecs
+if wait_for_prepare; then
+  stage unit "${make_cmd[@]}" unit && stage sandbox "${make_cmd[@]}" sandbox-test
+fi
+echo "=== waiting for the molecule lanes (tail -f $out/molecule.log)"
 wait "$bg_pid"
 bg_rc=$?
 bg_failed=$(cat "$out/background.failed" 2>/dev/null || true)
 [ -f "$out/prepare.time" ] && rows+=("$(printf '%-14s %6d s  (background)' prepare "$(cat "$out/prepare.time")")")
 rows+=("$(printf '%-14s %6d s  rc=%d (background, from the start, prepare included)' molecule "$(( $(date +%s) - bg_t0 ))" "$bg_rc")")
-if [ -f "$out/molecule.log" ]; then
-  sed -n '/^scenario /,$p' "$out/molecule.log"
-fi
 if [ "$bg_rc" -ne 0 ]; then
   [ "$bg_failed" = prepare ] && tail -40 "$out/prepare.log" >&2
-  # The scenario table above already ends with each failed scenario's failed tasks; without it, the log's tail.
+  # The scenario table below ends with each failed scenario's failed tasks; without it, the log's tail.
   [ "$bg_failed" = molecule ] && ! grep -q '^scenario ' "$out/molecule.log" && tail -80 "$out/molecule.log" >&2
-  failed=${failed:-$bg_failed}
+  failed="${failed:+$failed }${bg_failed:-molecule}"
 fi
-[ -z "$failed" ] || report
 
-stage sandbox "${make_cmd[@]}" sandbox-test || report
+# The exclusive scenarios, alone on the machine now (the sandbox's containers stay up, idle).
+run_exclusive() {
+  echo "(log: $out/molecule-exclusive.log)"
+  MOLECULE_PART=exclusive "${make_cmd[@]}" molecule >"$out/molecule-exclusive.log" 2>&1
+}
+[ "$bg_failed" = prepare ] || stage exclusive run_exclusive
+for log in "$out/molecule.log" "$out/molecule-exclusive.log"; do
+  [ -f "$log" ] && sed -n '/^scenario /,$p' "$log"
+done
 report
