@@ -99,11 +99,10 @@ def format_report(report: dict) -> str:
 
 def run(playbook: str, inventory: str, extra_args: list[str], private_data_dir: Path, quiet: bool = False):
     """Run the playbook as the Makefile does, through ansible-runner; returns the finished runner."""
-    import ansible_runner  # only here: --events and the tests of summarize need no runner
-
-    # The integration tests' runner knows how to find and end what is left of a run the runner gave up on.
+    # The integration tests' runner: the settings every run needs, and the end of a run the runner gave up on.
+    # Imported here: --events and the tests of summarize need no runner.
     sys.path.insert(0, str(REPO / "tests" / "integration"))
-    from playbook_runner import end_run
+    from playbook_runner import end_run, start_runner
 
     private_data_dir.mkdir(parents=True, exist_ok=True)
     venv_bin = REPO / ".venv" / "bin"
@@ -111,12 +110,9 @@ def run(playbook: str, inventory: str, extra_args: list[str], private_data_dir: 
     # The strategy the Makefile runs playbooks with (ANSIBLE_STRATEGY=linear measures Ansible's own).
     envvars["ANSIBLE_STRATEGY_PLUGINS"] = os.environ.get("ANSIBLE_STRATEGY_PLUGINS", str(REPO / ".venv" / "mitogen-strategy"))
     envvars["ANSIBLE_STRATEGY"] = os.environ.get("ANSIBLE_STRATEGY", "mitogen_linear")
-    if "ANSIBLE_HOST_KEY_CHECKING" not in os.environ:
-        # The runner turns host key checking off where the environment does not set it; ansible.cfg keeps it on.
-        envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
     # The venv first on PATH, as the Makefile puts it: the playbooks call its tools on the controller.
     envvars["PATH"] = os.pathsep.join([str(venv_bin), os.environ.get("PATH", "")])
-    runner = ansible_runner.run(
+    runner = start_runner(
         private_data_dir=str(private_data_dir),
         project_dir=str(REPO),
         binary=str(venv_bin / "ansible-playbook"),
@@ -126,8 +122,6 @@ def run(playbook: str, inventory: str, extra_args: list[str], private_data_dir: 
         fact_cache_type="memory",
         quiet=quiet,
     )
-    # The runner records the whole environment of the run there, credentials of this machine included.
-    (Path(runner.config.artifact_dir) / "command").unlink(missing_ok=True)
     if runner.status == "canceled":
         end_run(runner.config.artifact_dir)
     return runner

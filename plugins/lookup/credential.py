@@ -258,7 +258,6 @@ class VaultKV:
         self.ca_cert = ca_cert or None
         self.mount = mount.strip("/")
         self.prefix = prefix.strip("/")
-        self.timeout = timeout
         self.token_cache = token_cache
         self._login_args = None
         self.logins = 0

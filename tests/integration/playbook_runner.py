@@ -98,6 +98,19 @@ def end_run(artifact_dir: str) -> None:
         time.sleep(0.1)
 
 
+def start_runner(*, envvars: dict, **kwargs):
+    """`ansible_runner.run` with what every run from this repository needs, the benchmarks' included: host key
+    checking as ansible.cfg sets it, and no record of the run's environment left in its artifacts."""
+    envvars = dict(envvars)
+    if "ANSIBLE_HOST_KEY_CHECKING" not in os.environ:
+        # The runner turns host key checking off where the environment does not set it; ansible.cfg keeps it on.
+        envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    runner = ansible_runner.run(envvars=envvars, **kwargs)
+    # The runner records the whole environment of the run there, credentials of this machine included.
+    (Path(runner.config.artifact_dir) / "command").unlink(missing_ok=True)
+    return runner
+
+
 def run_playbook(
     tmp_path: Path,
     plays: list,
@@ -138,10 +151,7 @@ def run_playbook(
         # Keep messages whole: assertions look for them on one line.
         "COLUMNS": "1000",
     }
-    if "ANSIBLE_HOST_KEY_CHECKING" not in os.environ:
-        # The runner turns host key checking off where the environment does not set it; ansible.cfg keeps it on.
-        envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
-    runner = ansible_runner.run(
+    runner = start_runner(
         private_data_dir=private_data_dir,
         # The project directory is only the working directory of the run, as the repository was before.
         project_dir=str(REPO),
@@ -159,8 +169,6 @@ def run_playbook(
         cancel_callback=lambda: False,
     )
     artifacts = Path(runner.config.artifact_dir)
-    # The runner records the whole environment of the run there, credentials of this machine included.
-    (artifacts / "command").unlink(missing_ok=True)
     command = list(runner.config.command)
     if runner.status == "timeout":
         end_run(runner.config.artifact_dir)
