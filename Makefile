@@ -83,13 +83,14 @@ molecule: venv engine test-artifacts
 # The sandbox deploy (site.yml ends with the smoke tests of verify.yml), then a second run that must change nothing.
 # The second site.yml is the idempotence check and the secrets check at once: it runs at -vvv with --diff, its
 # whole output is kept in $(SANDBOX_LOG), and every secret of the sandbox (credentials store and Vault KV) is
-# searched for in it: none may appear. Then every service the stack runs on every host must be rated 4.9 ("OK")
-# or lower by systemd-analyze security.
+# searched for in it: none may appear. Then testinfra reads the state of every host (tests/hosts/test_host_state.py):
+# every service the stack runs rated 4.9 ("OK") or lower by systemd-analyze security, run as a dedicated user with no
+# new privileges, nothing listening beyond loopback and the private address but sshd, private keys kept from others.
 SANDBOX_LOG ?= tests/output/sandbox-site-vvv.log
 sandbox-test: sandbox
 	ASSERT_NO_CHANGE_LOG=$(SANDBOX_LOG) bash scripts/assert-no-change.sh $(BIN)/ansible-playbook playbooks/site.yml -vvv --diff
 	$(BIN)/ansible-playbook tests/sandbox/scan_secrets.yml -e scan_log=$(CURDIR)/$(SANDBOX_LOG)
-	$(BIN)/ansible-playbook tests/sandbox/unit_security.yml
+	$(BIN)/ansible-playbook tests/sandbox/host_state.yml
 
 # The stages above in order, with the engine, images and artifacts prepared in the background during lint and
 # pytest, and a table of the stage times at the end (scripts/test.sh).
