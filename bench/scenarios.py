@@ -75,7 +75,7 @@ def report(paths: list[str], top: int) -> str:
             steps[step] = (total + seconds, count + 1)
             tasks[(step, task)] += seconds
             roles[role_of(task)] += seconds
-        out.append(f"== {Path(path).stem}: {sum(s for _, _, s in timed):.0f} s in {len(timed)} timed tasks")
+        out.append(f"== {Path(path).stem}: {sum(entry[2] for entry in timed):.0f} s in {len(timed)} timed tasks")
         for step, (seconds, count) in steps.items():
             out.append(f"   {step:<12} {seconds:7.1f} s  {count:4d} tasks")
         for (step, task), seconds in tasks.most_common(top):

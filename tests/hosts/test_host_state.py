@@ -129,7 +129,7 @@ def listeners(host):
         if len(fields) < 5:
             continue
         local = fields[4]
-        address, _, port = local.rpartition(":")
+        address, port = local.rsplit(":", 1)
         address = address.strip("[]").split("%")[0]
         process = re.search(r'users:\(\("([^"]+)"', line)
         found.append((fields[0], address, port, process.group(1) if process else "?"))
