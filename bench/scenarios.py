@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Where the molecule scenarios spend their time, from their logs (profile_tasks timings).
 
 Usage: python3 bench/scenarios.py [--top N] [tests/output/molecule/*.log]
