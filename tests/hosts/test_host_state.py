@@ -9,9 +9,10 @@
   (`/etc/llm-infra/tls/*.key`) are not writable by their group.
 
 Run by `make sandbox-test` through tests/sandbox/host_state.yml, which renders the SSH settings of the inventory and
-the expectations file (HOST_STATE_FILE, JSON): {"hosts": {NAME: {"address": PRIVATE_ADDRESS, "public_ports": [PORT, ...]}}, "os_units": [...],
-"oneshot_units": [...], "max_exposure": 4.9}. Any testinfra backend works (`--hosts=ssh://NAME` with the rendered
-SSH configuration, or `docker://NAME` for a molecule host); the commands run as root (`--sudo` for SSH).
+the expectations file (HOST_STATE_FILE, JSON): {"hosts": {NAME: {"address": PRIVATE_ADDRESS, "public_ports":
+[PORT, ...]}}, "os_units": [...], "oneshot_units": [...], "max_exposure": 4.9}. Any testinfra backend works
+(`--hosts=ssh://NAME` with the rendered SSH configuration, or `docker://NAME` for a molecule host); the commands
+run as root (`--sudo` for SSH).
 """
 
 from __future__ import annotations
@@ -67,12 +68,28 @@ def stack_units(host, expect):
     return sorted(set(units) - set(expect.get("os_units", [])))
 
 
+def proc_status(host, pid):
+    """The text of /proc/PID/status."""
+    return host.check_output("cat /proc/%s/status", pid)
+
+
 def main_process(host, unit):
     """(pid, /proc status text) of the unit's main process, or None when it has none (a oneshot unit)."""
     pid = host.check_output("systemctl show -p MainPID --value %s", unit).strip()
     if pid in ("", "0"):
         return None
-    return pid, host.check_output("cat /proc/%s/status", pid)
+    return pid, proc_status(host, pid)
+
+
+@pytest.fixture(scope="module")
+def main_processes(host, stack_units):
+    """The main process of every stack unit that has one, read once for the tests below: {unit: (pid, status)}."""
+    found = {}
+    for unit in stack_units:
+        proc = main_process(host, unit)
+        if proc is not None:
+            found[unit] = proc
+    return found
 
 
 def status_field(status, field):
@@ -86,38 +103,31 @@ def test_every_stack_unit_is_rated_ok(host, expect, stack_units):
     output = host.check_output("systemd-analyze security --no-pager " + " ".join(shlex.quote(u) for u in stack_units))
     scores = dict(EXPOSURE.findall(output))
     assert sorted(scores) == stack_units, f"not rated: {sorted(set(stack_units) - set(scores))}"
-    over = {unit: score for unit, score in scores.items() if float(score) > expect.get("max_exposure", 4.9)}
-    assert not over, f"rated above {expect.get('max_exposure', 4.9)}: {over} (all: {scores})"
+    limit = expect.get("max_exposure", 4.9)
+    over = {unit: score for unit, score in scores.items() if float(score) > limit}
+    assert not over, f"rated above {limit}: {over} (all: {scores})"
 
 
-def test_every_stack_service_runs_without_new_privileges(host, stack_units):
-    missing = []
-    for unit in stack_units:
-        proc = main_process(host, unit)
-        if proc is None:
-            continue
-        if status_field(proc[1], "NoNewPrivs") != "1":
-            missing.append(f"{unit} (pid {proc[0]})")
+def test_every_stack_service_runs_without_new_privileges(main_processes):
+    missing = [f"{unit} (pid {pid})" for unit, (pid, status) in main_processes.items()
+               if status_field(status, "NoNewPrivs") != "1"]
     assert not missing, f"main process without the no-new-privileges flag: {missing}"
 
 
-def test_every_stack_service_runs_as_a_dedicated_user(host, stack_units):
-    as_root = []
-    for unit in stack_units:
-        proc = main_process(host, unit)
-        if proc is not None and status_field(proc[1], "Uid") == "0" and unit not in ROOT_UNITS:
-            as_root.append(unit)
+def test_every_stack_service_runs_as_a_dedicated_user(main_processes):
+    as_root = [unit for unit, (_pid, status) in main_processes.items()
+               if status_field(status, "Uid") == "0" and unit not in ROOT_UNITS]
     assert not as_root, f"run as root: {as_root} (allowed only: {ROOT_UNITS})"
 
 
-def test_haproxy_workers_drop_root(host, stack_units):
-    if "haproxy.service" not in stack_units:
+def test_haproxy_workers_drop_root(host, main_processes):
+    if "haproxy.service" not in main_processes:
         pytest.skip("no HAProxy on this host")
-    master = main_process(host, "haproxy.service")
-    workers = host.check_output("ps -o pid= --ppid %s", master[0]).split()
+    master_pid = main_processes["haproxy.service"][0]
+    workers = host.check_output("ps -o pid= --ppid %s", master_pid).split()
     assert workers, "HAProxy's master process has no worker"
     haproxy_uid = host.user("haproxy").uid
-    uids = {int(status_field(host.check_output("cat /proc/%s/status", pid), "Uid")) for pid in workers}
+    uids = {int(status_field(proc_status(host, pid), "Uid")) for pid in workers}
     assert uids == {haproxy_uid}, f"HAProxy workers run as uids {sorted(uids)}, not haproxy's {haproxy_uid}"
 
 
@@ -151,26 +161,30 @@ def test_nothing_listens_beyond_loopback_and_the_private_address(host, this_host
     assert not exposed, f"listening beyond loopback and {private}: {exposed}"
 
 
+def file_modes(host, paths):
+    """(path, permission bits, owner) of each path, read in one call rather than one round trip per file."""
+    output = host.check_output("stat -c '%%a %%U %%n' --" + " %s" * len(paths), *paths)
+    found = []
+    for line in output.splitlines():
+        mode, user, path = line.split(" ", 2)
+        found.append((path, int(mode, 8), user))
+    assert sorted(p for p, _m, _u in found) == sorted(paths), output
+    return found
+
+
 def test_private_keys_are_not_readable_by_others(host):
     # -I skips binary files, -s unreadable ones; /etc holds every key the roles write.
     found = host.run("grep -rlIs -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' /etc")
     assert found.rc in (0, 1), found.stderr
     paths = found.stdout.split()
     assert paths, "no private key under /etc: the check would prove nothing"
-    readable = []
-    for path in paths:
-        mode = host.file(path).mode
-        if mode & 0o007:
-            readable.append(f"{path} {oct(mode)}")
+    readable = [f"{path} {oct(mode)}" for path, mode, _user in file_modes(host, paths) if mode & 0o007]
     assert not readable, f"private keys that other users can read: {readable}"
 
 
 def test_tls_keys_of_the_pki_contract_are_private(host):
     keys = host.check_output("find /etc/llm-infra/tls -maxdepth 1 -name '*.key' -type f 2>/dev/null || true").split()
     assert keys, "no TLS key under /etc/llm-infra/tls"
-    wrong = []
-    for path in keys:
-        key = host.file(path)
-        if key.mode & 0o037 or key.user != "root":
-            wrong.append(f"{path} {key.user}:{key.group} {oct(key.mode)}")
+    wrong = [f"{path} {user} {oct(mode)}" for path, mode, user in file_modes(host, keys)
+             if mode & 0o037 or user != "root"]
     assert not wrong, f"keys not 0640 root:<group> or stricter: {wrong}"
