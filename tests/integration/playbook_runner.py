@@ -194,3 +194,101 @@ def assert_fails_naming(result: PlaybookResult, *needles: str, not_reached: tupl
     for task in not_reached:
         assert not any(task in name for name in started), f"{task!r} ran:\n{output}"
         assert task not in output, f"{task!r} ran:\n{output}"
+
+
+# A case's name is its inventory host name.
+CASE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+# The play run before the cases' own: each host reads its case's variables from a file of its own, and
+# include_vars outranks role vars and play vars as the extra vars of a run of its own would (role params, include
+# params and set_fact aside).
+TAKE_CASE_VARS = {
+    "name": "Take the variables of each case",
+    "hosts": "all",
+    "gather_facts": False,
+    "tasks": [{"name": "Read the case's variables", "ansible.builtin.include_vars": {"file": "{{ case_vars_file }}"}}],
+}
+
+
+class CaseRun:
+    """What one case (one inventory host) of a batch did: its results in the shared run's events."""
+
+    def __init__(self, host: str, run: PlaybookResult):
+        self.host = host
+        self.run = run
+        self.events = [e for e in run.events if e.get("event_data", {}).get("host") == host]
+        # The output of its own results, as ansible-playbook printed them.
+        self.stdout = "\n".join(e["stdout"] for e in self.events if e.get("stdout"))
+
+    def task_results(self, task: str | None = None) -> list[dict]:
+        return [r for r in self.run.task_results(task) if r.get("host") == self.host]
+
+    def failed_tasks(self) -> list[dict]:
+        return [r for r in self.run.failed_tasks() if r.get("host") == self.host]
+
+    def changed_tasks(self) -> list[str]:
+        """The tasks that reported a change on this host (in check mode: would have changed it)."""
+        return [r["task"] for r in self.task_results() if (r.get("res") or {}).get("changed")]
+
+    @property
+    def failed(self) -> bool:
+        stats = next((e["event_data"] for e in self.run.events if e.get("event") == "playbook_on_stats"), {})
+        return bool((stats.get("failures") or {}).get(self.host) or (stats.get("dark") or {}).get(self.host))
+
+
+def run_cases(
+    tmp_path: Path,
+    plays: list,
+    cases: dict[str, dict],
+    *,
+    group: str = "cases",
+    host_vars: dict | None = None,
+    extra_vars: dict | None = None,
+    check: bool = True,
+    timeout: int = 900,
+) -> dict[str, CaseRun]:
+    """Run `plays` once for many cases: one inventory host per case (connection local, in group `group`), each with
+    its case's variables read by include_vars before the plays start, and `host_vars` as inventory variables of every host.
+
+    One ansible-playbook start for a whole module of bad-input cases instead of one per case: the start and the
+    loading of the collection cost more than the preflight under test. The plays address `hosts: all` or the group.
+    A case stays independent of the others only as far as the role keeps hosts apart (no `run_once` on the path
+    under test, no check over a group's size); those cases run on their own with `run_playbook`.
+    """
+    for name in cases:
+        if not CASE_NAME.match(name):
+            raise ValueError(f"case name {name!r} is not a host name (lowercase letters, digits and '-')")
+    vars_dir = tmp_path / "case-vars"
+    vars_dir.mkdir()
+    hosts = {}
+    for name, case_vars in cases.items():
+        (vars_dir / f"{name}.json").write_text(json.dumps(case_vars))
+        hosts[name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            **(host_vars or {}),
+            "case_vars_file": str(vars_dir / f"{name}.json"),
+        }
+    inventory = {"all": {"children": {group: {"hosts": hosts}}}}
+    result = run_playbook(tmp_path, [TAKE_CASE_VARS, *plays], inventory=inventory, extra_vars=extra_vars,
+                          check=check, timeout=timeout)
+    runs = {name: CaseRun(name, result) for name in cases}
+    if not any(run.events for run in runs.values()):
+        # The playbook did not start (a syntax error, a bad inventory): say so once, with its output.
+        raise AssertionError(f"the batch ran no task on any case (rc {result.returncode}):\n{result.stdout}")
+    return runs
+
+
+def assert_case_fails_naming(run: CaseRun, *needles: str, not_reached: tuple = ()) -> None:
+    """The case's host failed in a task whose name or message names every needle, changed nothing, and ran none of
+    the tasks named in not_reached."""
+    assert run.failed, f"{run.host} did not fail:\n{run.stdout}"
+    failed = run.failed_tasks()
+    assert failed, f"no failed task of {run.host} in the events:\n{run.stdout}"
+    named = "\n".join(text for r in failed for text in [r.get("task", "")] + failure_messages(r))
+    for needle in needles:
+        assert needle in named, f"{needle!r} not in the failed task's name or message of {run.host}:\n{named}"
+    ran = [r.get("task", "") for r in run.task_results()]
+    for task in not_reached:
+        assert not any(task in name for name in ran), f"{task!r} ran on {run.host}:\n{run.stdout}"
+    assert run.changed_tasks() == [], f"{run.host} changed something before it failed: {run.changed_tasks()}"

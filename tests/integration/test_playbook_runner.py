@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from playbook_runner import assert_fails_naming, failure_messages, run_playbook, run_processes
+from playbook_runner import (assert_case_fails_naming, assert_fails_naming, failure_messages, run_cases, run_playbook,
+                             run_processes)
 
 
 def play(tasks: list, play_vars: dict | None = None) -> list:
@@ -67,3 +68,41 @@ def test_artifacts_stay_in_the_test_directory(tmp_path):
     assert any((artifacts / "job_events").iterdir())
     # No record of the machine's environment, and no fact cache on disk.
     assert not (artifacts / "command").exists() and not (artifacts / "fact_cache").exists()
+
+
+def test_cases_run_in_one_playbook_and_stay_apart(tmp_path):
+    plays = [{"name": "Cases", "hosts": "cases", "gather_facts": False, "vars": {"limit": 10, "value": 0}, "tasks": [
+        {"name": "Check the value", "ansible.builtin.assert": {"that": ["value | int < limit"],
+                                                                "fail_msg": "value {{ value }} is too big"}},
+        {"name": "After the check", "ansible.builtin.debug": {"msg": "{{ value }}"}},
+    ]}]
+    runs = run_cases(tmp_path, plays, {"small": {"value": 1}, "big": {"value": 20}, "limit-raised": {"value": 20, "limit": 30}})
+    # One ansible-playbook run for all of them.
+    assert len(list(tmp_path.glob("runner-*"))) == 1
+    assert_case_fails_naming(runs["big"], "value 20 is too big", not_reached=("After the check",))
+    # The case's variables outrank the play's, as extra vars would; each host sees only its own.
+    assert not runs["small"].failed and not runs["limit-raised"].failed
+    assert [r["res"]["msg"] for r in runs["small"].task_results("After the check")] == [1]
+    assert "value 20 is too big" not in runs["small"].stdout and "value 20 is too big" in runs["big"].stdout
+    with pytest.raises(AssertionError):
+        assert_case_fails_naming(runs["small"], "too big")
+    with pytest.raises(AssertionError):
+        assert_case_fails_naming(runs["big"], "value 1 ")
+    with pytest.raises(AssertionError):
+        assert_case_fails_naming(runs["big"], "too big", not_reached=("Check the value",))
+
+
+def test_a_case_that_changes_something_before_it_fails(tmp_path):
+    plays = [{"name": "Cases", "hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "Write", "ansible.builtin.copy": {"content": "x", "dest": str(tmp_path / "{{ inventory_hostname }}"),
+                                                   "mode": "0600"}},
+        {"name": "Then fail", "ansible.builtin.fail": {"msg": "stop here"}},
+    ]}]
+    runs = run_cases(tmp_path, plays, {"one": {}})
+    with pytest.raises(AssertionError, match="changed something"):
+        assert_case_fails_naming(runs["one"], "stop here")
+
+
+def test_case_names_are_host_names(tmp_path):
+    with pytest.raises(ValueError, match="not a host name"):
+        run_cases(tmp_path, [], {"Bad_Name": {}})
