@@ -1,17 +1,32 @@
-"""Bad input to the alertmanager role fails in preflight, before any change, naming the variable."""
+"""Bad input to the alertmanager role fails in preflight, before any change, naming the variable.
+
+The cases run as one playbook in --check mode, one inventory host with a local connection per case (see
+playbook_runner.run_cases): each case's variables outrank the play's, and the preflight must stop its host before
+the package install.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from playbook_runner import run_playbook
+from playbook_runner import assert_case_fails_naming, run_cases
 
 BASE_VARS = {"llm_infra_private_address": "127.0.0.1"}
 
+PLAY = [
+    {
+        "name": "Apply the alertmanager role with bad input",
+        "hosts": "cases",
+        "gather_facts": True,
+        "vars": BASE_VARS,
+        "tasks": [
+            {"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.alertmanager"}}
+        ],
+    }
+]
+
 CASES = {
-    "unknown_receiver_type": (
+    "unknown-receiver-type": (
         {
             "alertmanager_receivers": [
                 {"name": "null", "type": "none"},
@@ -20,11 +35,11 @@ CASES = {
         },
         ["alertmanager_receivers[1].type", '"pagerduty"', "not a known receiver type"],
     ),
-    "webhook_without_url": (
+    "webhook-without-url": (
         {"alertmanager_receivers": [{"name": "null", "type": "none"}, {"name": "hook", "type": "webhook"}]},
         ["alertmanager_receivers[1] (webhook) needs url"],
     ),
-    "route_to_missing_receiver": (
+    "route-to-missing-receiver": (
         {
             "alertmanager_route": {
                 "receiver": "null",
@@ -33,30 +48,19 @@ CASES = {
         },
         ["alertmanager_route", "oncall"],
     ),
-    "retention_zero": (
+    "retention-zero": (
         {"alertmanager_data_retention": "0h"},
         ["alertmanager_data_retention '0h'"],
     ),
 }
 
 
+@pytest.fixture(scope="module")
+def alertmanager_runs(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("alertmanager"), PLAY,
+                     {case: role_vars for case, (role_vars, _needles) in CASES.items()})
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_early(tmp_path: Path, case):
-    role_vars, expected = CASES[case]
-    play = [
-        {
-            "name": "Apply the alertmanager role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": True,
-            "vars": {**BASE_VARS, **role_vars},
-            "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.alertmanager"}}],
-        }
-    ]
-    result = run_playbook(tmp_path, play)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    for text in expected:
-        assert text in output, f"{text!r} not in the failure:\n{output[-3000:]}"
-    assert "Install Alertmanager" not in output, output[-3000:]
-    assert "changed=0" in output, output[-3000:]
+def test_bad_input_fails_early(alertmanager_runs, case):
+    assert_case_fails_naming(alertmanager_runs[case], *CASES[case][1], not_reached=("Install Alertmanager",))

@@ -6,6 +6,10 @@ fact that asks for another service's secret or carries a malformed field, and ru
 in check mode. The play must stop naming the host and the fact, before the role's first install task, and the
 secret asked for must be neither looked up nor printed: its credential file is seeded with a marker value that
 must not appear in the output, and no credential file is created.
+
+Each case is an ansible-playbook run of its own, on an inventory of its own: the wiring reads the facts of every
+host of the serving group (every host of the inventory for prometheus), so cases sharing one inventory would see
+each other's facts.
 """
 
 from __future__ import annotations

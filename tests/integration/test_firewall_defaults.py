@@ -3,7 +3,11 @@
 The rules are rendered from base's own templates (nftables.conf and the declare_service drop-in) with the real
 declarations of the vault, loki and haproxy roles (read from their task and vars files) and the roles' defaults,
 once against a synthetic inventory with nothing set and once against inventories/example. What a rule admits is
-compared as sets of addresses, so a merge of adjacent addresses into one network changes nothing.
+compared as sets of addresses, so a merge of adjacent addresses into one network changes nothing. Each rendering is
+a playbook run of its own, since what a rule admits depends on the inventory's groups.
+
+The checks of base's preflight on the SSH sources run as one playbook in check mode, one inventory host per case
+(see playbook_runner.run_cases).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from playbook_runner import REPO, run_playbook
+from playbook_runner import REPO, assert_case_fails_naming, run_cases, run_playbook
 
 BASE = REPO / "roles" / "base"
 EXAMPLE = REPO / "inventories" / "example"
@@ -102,7 +106,8 @@ def admitted(text: str, port: str) -> set:
             if network.prefixlen == 0:
                 addresses.add("any")
             else:
-                addresses.update(str(address) for address in (network if network.num_addresses > 1 else [network.network_address]))
+                hosts = network if network.num_addresses > 1 else [network.network_address]
+                addresses.update(str(address) for address in hosts)
     return addresses
 
 
@@ -120,7 +125,8 @@ def synthetic_inventory(**host_vars) -> dict:
 def test_defaults_open_ssh_to_no_one_and_vault_only_to_its_users(tmp_path: Path):
     """Nothing set: SSH has no source at all, Vault's API admits its members and monitoring, no other group."""
     play_vars = {**role_vars("base"), **role_vars("vault")}
-    out = render(tmp_path, synthetic_inventory(), "vault-1", play_vars, {"openbao": declaration("vault", "service.yml")})
+    drop_ins = {"openbao": declaration("vault", "service.yml")}
+    out = render(tmp_path, synthetic_inventory(), "vault-1", play_vars, drop_ins)
     ruleset = (out / "vault-1-nftables.conf").read_text()
     assert admitted(ruleset, "tcp dport 22") == set(), ruleset
     assert "0.0.0.0/0" not in ruleset and "::/0" not in ruleset, ruleset
@@ -177,34 +183,64 @@ def test_no_inventory_but_the_sandbox_opens_ssh_to_any_source():
     assert "0.0.0.0/0" not in example and "::/0" not in example
 
 
-def base_preflight(connection: str, sources: list | None) -> list:
-    play_vars = {"llm_infra_private_address": "10.0.0.10", "ansible_connection": connection}
+# The preflight cases of base run as one playbook in check mode, one inventory host per case with its connection
+# variable as a case variable (see playbook_runner.run_cases): the check under test reads only the host's own
+# variables. The passing cases run only the preflight of the role, the refused one the whole role, each play
+# addressing its own cases by name; the refused play comes last, as a play whose every host fails ends the run.
+REFUSED_CASE = "ssh-without-sources"
+# Named sources pass over SSH; a host managed without sshd may leave them empty (no SSH port then).
+PASSING_CASES = {"ssh-with-sources": ("ssh", ["10.20.9.0/24"]), "local-without-sources": ("local", None)}
+
+PREFLIGHT_PLAYS = [
+    {
+        "name": "Run the preflight of base",
+        "hosts": ":".join(PASSING_CASES),
+        "gather_facts": False,
+        # Stop right before the role gathers facts: the variable checks are what is under test.
+        "vars": {"ansible_facts": {"distribution": "Debian", "distribution_major_version": "12", "os_family": "Debian",
+                                   "virtualization_type": "none"}},
+        "tasks": [
+            {
+                "name": "Run the preflight of the role",
+                "ansible.builtin.include_role": {"name": "llm_infra.cluster.base", "tasks_from": "preflight"},
+            }
+        ],
+    },
+    {
+        "name": "Apply base",
+        "hosts": REFUSED_CASE,
+        "gather_facts": False,
+        "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.base"}}],
+    },
+]
+
+
+def preflight_case(connection: str, sources: list | None) -> dict:
+    case_vars = {"llm_infra_private_address": "10.0.0.10", "ansible_connection": connection}
     if sources is not None:
-        play_vars["base_firewall_ssh_sources"] = sources
-    return [{"name": "Apply base", "hosts": "localhost", "gather_facts": False, "vars": play_vars,
-             "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.base"}}]}]
+        case_vars["base_firewall_ssh_sources"] = sources
+    return case_vars
 
 
-def test_ssh_sources_are_required_where_ansible_comes_in_over_ssh(tmp_path: Path):
-    result = run_playbook(tmp_path, base_preflight("ssh", None))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "base_firewall_ssh_sources is empty, and localhost is reached over ssh" in output, output
-    assert "Install the baseline packages" not in output, output
+@pytest.fixture(scope="module")
+def preflight_runs(tmp_path_factory):
+    cases = {REFUSED_CASE: preflight_case("ssh", None)}
+    cases.update({name: preflight_case(*case) for name, case in PASSING_CASES.items()})
+    return run_cases(tmp_path_factory.mktemp("preflight"), PREFLIGHT_PLAYS, cases)
 
 
-@pytest.mark.parametrize(("connection", "sources"), [("ssh", ["10.20.9.0/24"]), ("local", None)])
-def test_ssh_sources_pass_when_named_or_not_needed(tmp_path: Path, connection, sources):
-    """Named sources pass over SSH; a host managed without sshd may leave them empty (no SSH port then)."""
-    play = base_preflight(connection, sources)
-    play[0]["tasks"][0] = {
-        "name": "Run the preflight of the role",
-        "ansible.builtin.include_role": {"name": "llm_infra.cluster.base", "tasks_from": "preflight"},
-    }
-    # Stop right before the role gathers facts: the variable checks are what is under test.
-    play[0]["vars"]["ansible_facts"] = {"distribution": "Debian", "distribution_major_version": "12", "os_family": "Debian",
-                                        "virtualization_type": "none"}
-    result = run_playbook(tmp_path, play)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
-    assert "base_firewall_ssh_sources is empty" not in output
+def test_ssh_sources_are_required_where_ansible_comes_in_over_ssh(preflight_runs):
+    assert_case_fails_naming(preflight_runs[REFUSED_CASE],
+                             f"base_firewall_ssh_sources is empty, and {REFUSED_CASE} is reached over ssh",
+                             not_reached=("Install the baseline packages",))
+
+
+@pytest.mark.parametrize("case", PASSING_CASES)
+def test_ssh_sources_pass_when_named_or_not_needed(preflight_runs, case):
+    run = preflight_runs[case]
+    assert not run.failed, run.stdout[-3000:]
+    # The preflight ran to its end on the case's host, the check under test passing.
+    checked = run.task_results("Check that the admin sources of SSH are named where Ansible connects over SSH")
+    assert [r["event"] for r in checked] == ["runner_on_ok"], run.stdout[-3000:]
+    assert run.task_results("Load the distribution's names and paths"), run.stdout[-3000:]
+    assert "base_firewall_ssh_sources is empty" not in run.stdout

@@ -4,6 +4,9 @@ Grafana cannot be installed on the test machines (neither its apt repository nor
 reachable), so the live part is absent here; what can be proven without it is: preflight refuses bad input
 naming the variable, and grafana.ini, the datasource and dashboard provisioning files and the apt source render
 from the role's own defaults and vars into files their parsers accept.
+
+The bad-input cases of each role (grafana, loki, alloy) run as one playbook in --check mode, one inventory host with
+a local connection per case (see playbook_runner.run_cases); the renderings run a playbook each, without check mode.
 """
 
 from __future__ import annotations
@@ -16,48 +19,56 @@ from pathlib import Path
 import pytest
 import yaml
 
-from playbook_runner import REPO, run_playbook
+from playbook_runner import REPO, assert_case_fails_naming, run_cases, run_playbook
 
 ROLE = REPO / "roles" / "grafana"
 BASE_VARS = {"llm_infra_private_address": "127.0.0.1"}
+# What playbooks/monitoring.yml passes from Prometheus's declaration; the role has no default for it.
+PROMETHEUS_URL = {"grafana_prometheus_url": "https://127.0.0.1:9090"}
+
+# Every case runs in one playbook, one inventory host per case: the case's variables outrank the play's.
+GRAFANA_PLAY = [
+    {
+        "name": "Apply the grafana role with bad input",
+        "hosts": "cases",
+        "gather_facts": True,
+        "vars": {**BASE_VARS, **PROMETHEUS_URL},
+        "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.grafana"}}],
+    }
+]
 
 CASES = {
-    "latest_version": ({"grafana_version": "latest"}, ["grafana_version 'latest'", "never latest"]),
-    "unknown_dashboard": ({"grafana_dashboards": ["hosts", "kafka"]}, ["grafana_dashboards", "kafka"]),
-    "bad_loki_url": ({"grafana_loki_url": "loki:3100"}, ["grafana_loki_url 'loki:3100'"]),
-    "unknown_install_method": ({"grafana_install_method": "snap"}, ["grafana_install_method", "snap"]),
-    "tarball_without_sha256": (
+    "latest-version": ({"grafana_version": "latest"}, ["grafana_version 'latest'", "never latest"]),
+    "unknown-dashboard": ({"grafana_dashboards": ["hosts", "kafka"]}, ["grafana_dashboards", "kafka"]),
+    "bad-loki-url": ({"grafana_loki_url": "loki:3100"}, ["grafana_loki_url 'loki:3100'"]),
+    # Where Prometheus listens is its declaration's to say: without the playbook's URL the role stops.
+    "no-prometheus-url": ({"grafana_prometheus_url": ""}, ["grafana_prometheus_url ''", "playbooks/monitoring.yml"]),
+    "unknown-install-method": ({"grafana_install_method": "snap"}, ["grafana_install_method", "snap"]),
+    "tarball-without-sha256": (
         {"grafana_install_method": "tarball"},
         ["artifact grafana 11.3.0", "has no valid sha256", "set grafana_tarball_sha256", ".tar.gz.sha256"],
     ),
     # The repository's key file is an artifact like any other: no digest from the inventory, no download.
-    "repository_without_key_sha256": (
+    "repository-without-key-sha256": (
         {},
         ["artifact grafana-apt-key B53AE77BADB630A683046005963FA27710458545", "has no valid sha256",
          "set grafana_apt_key_sha256", "https://apt.grafana.com/gpg.key"],
     ),
 }
 
+# The first task of each install method: the preflight stopped the case before it.
+GRAFANA_NOT_REACHED = ("Install gpg", "Create the grafana system user")
+
+
+@pytest.fixture(scope="module")
+def grafana_runs(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("grafana"), GRAFANA_PLAY,
+                     {case: role_vars for case, (role_vars, _needles) in CASES.items()})
+
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_early(tmp_path: Path, case):
-    role_vars, expected = CASES[case]
-    play = [
-        {
-            "name": "Apply the grafana role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": True,
-            "vars": {**BASE_VARS, **role_vars},
-            "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.grafana"}}],
-        }
-    ]
-    result = run_playbook(tmp_path, play)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    for text in expected:
-        assert text in output, f"{text!r} not in the failure:\n{output[-3000:]}"
-    assert "changed=0" in output, output[-3000:]
+def test_bad_input_fails_early(grafana_runs, case):
+    assert_case_fails_naming(grafana_runs[case], *CASES[case][1], not_reached=GRAFANA_NOT_REACHED)
 
 
 TEMPLATES = {
@@ -101,7 +112,7 @@ def render(tmp_path: Path, extra: dict) -> Path:
 
 
 def test_templates_render_valid_files(tmp_path: Path):
-    out = render(tmp_path, {"grafana_loki_url": "https://10.0.0.9:3100"})
+    out = render(tmp_path, {**PROMETHEUS_URL, "grafana_loki_url": "https://10.0.0.9:3100"})
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string((out / "grafana.ini").read_text())
     assert ini["server"]["protocol"] == "https"
@@ -250,37 +261,49 @@ def test_alloy_pipeline(tmp_path: Path):
 
 
 LOG_CASES = {
-    "loki_retention_zero": ("loki", {"loki_retention_period": "0h"}, ["loki_retention_period '0h'"]),
-    "loki_s3_without_endpoint": ("loki", {"loki_storage": "s3"}, ["loki_s3_endpoint ('')"]),
-    "alloy_without_loki": ("alloy", {}, ["alloy_loki_push_urls ([])"]),
-    "alloy_without_key_sha256": (
+    "loki-retention-zero": ("loki", {"loki_retention_period": "0h"}, ["loki_retention_period '0h'"]),
+    "loki-s3-without-endpoint": ("loki", {"loki_storage": "s3"}, ["loki_s3_endpoint ('')"]),
+    "alloy-without-loki": ("alloy", {}, ["alloy_loki_push_urls ([])"]),
+    "alloy-without-key-sha256": (
         "alloy",
         {"alloy_loki_push_urls": ["https://10.0.0.9:3100/loki/api/v1/push"]},
         ["artifact grafana-apt-key B53AE77BADB630A683046005963FA27710458545", "set alloy_apt_key_sha256", "/gpg.key"],
     ),
-    "loki_without_sha256": ("loki", {}, ["artifact loki 3.3.2", "has no valid sha256", "set loki_sha256", "SHA256SUMS"]),
+    "loki-without-sha256": (
+        "loki", {}, ["artifact loki 3.3.2", "has no valid sha256", "set loki_sha256", "SHA256SUMS"]
+    ),
 }
 
+# The first task after each role's preflight (alloy's install begins with the grafana role's apt_repository).
+LOG_NOT_REACHED = {"loki": ("Create the loki system user",), "alloy": ("Install gpg",)}
 
-@pytest.mark.parametrize("case", sorted(LOG_CASES))
-def test_log_roles_bad_input(tmp_path: Path, case):
-    role, role_vars, expected = LOG_CASES[case]
-    play = [
+
+def log_role_play(role: str) -> list:
+    return [
         {
             "name": f"Apply the {role} role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
+            "hosts": "cases",
             "gather_facts": True,
-            "vars": {**BASE_VARS, **role_vars},
+            "vars": BASE_VARS,
             "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": f"llm_infra.cluster.{role}"}}],
         }
     ]
-    result = run_playbook(tmp_path, play)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    for text in expected:
-        assert text in output, f"{text!r} not in the failure:\n{output[-3000:]}"
-    assert "changed=0" in output, output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def log_runs(tmp_path_factory):
+    """One playbook per role, its cases together."""
+    runs = {}
+    for role in sorted({role for role, _role_vars, _needles in LOG_CASES.values()}):
+        cases = {case: role_vars for case, (case_role, role_vars, _needles) in LOG_CASES.items() if case_role == role}
+        runs.update(run_cases(tmp_path_factory.mktemp(role), log_role_play(role), cases))
+    return runs
+
+
+@pytest.mark.parametrize("case", sorted(LOG_CASES))
+def test_log_roles_bad_input(log_runs, case):
+    role, _role_vars, expected = LOG_CASES[case]
+    assert_case_fails_naming(log_runs[case], *expected, not_reached=LOG_NOT_REACHED[role])
 
 
 @pytest.mark.parametrize("artifact", ["Loki release zip (GitHub releases)", "Grafana Alloy package (apt.grafana.com)"])

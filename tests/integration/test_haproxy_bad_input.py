@@ -1,17 +1,18 @@
 """Bad input to the haproxy role fails in preflight, before any change, naming the variable.
 
-Each case runs the venv's ansible-playbook against localhost (connection local) in check mode: the preflight
-asserts stop the play before the first install task, and check mode is a second safety net.
+The bad-input cases run as one playbook in check mode, one inventory host with a local connection per case (see
+playbook_runner.run_cases): the preflight asserts stop each host before the first install task, and check mode is
+a second safety net. The preflight reads only the host's own variables (no run_once, no group), so the cases stay
+apart in one run. The keepalived configuration, which depends on the gateway group, renders in a run of its own.
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from playbook_runner import REPO, run_playbook
+from playbook_runner import REPO, assert_case_fails_naming, run_cases, run_playbook
 
 INSTANCE = {
     "instance": "main",
@@ -31,102 +32,102 @@ BASE_VARS = {
 }
 
 CASES = {
-    "key_without_name": (
+    "key-without-name": (
         {"haproxy_api_keys": [{"name": "team-a"}, {"key": "b" * 32}]},
         ["haproxy_api_keys[1] has no name"],
     ),
-    "two_keys_same_name": (
+    "two-keys-same-name": (
         {"haproxy_api_keys": [{"name": "team-a"}, {"name": "team-b"}, {"name": "team-a"}]},
         ["haproxy_api_keys: the name 'team-a' is used twice (entries 0 and 2)"],
     ),
-    "alias_to_unserved_model": (
+    "alias-to-unserved-model": (
         {"haproxy_model_aliases": {"gpt-4o": "llama-3-8b"}},
-        ["haproxy_model_aliases: 'gpt-4o' is routed to model 'llama-3-8b', which no backend serves (served: gemma-3-270m)"],
+        ["haproxy_model_aliases: 'gpt-4o' is routed to model 'llama-3-8b', which no backend serves"
+         " (served: gemma-3-270m)"],
     ),
-    "no_backend_at_all": (
+    "no-backend-at-all": (
         {"haproxy_llm_backends": []},
         ["haproxy_llm_backends is empty"],
     ),
-    "zero_rate_limit": (
+    "zero-rate-limit": (
         {"haproxy_api_key_requests_per_minute": 0},
         ["haproxy_api_key_requests_per_minute must be a positive integer, got 0"],
     ),
-    "negative_concurrency_limit": (
+    "negative-concurrency-limit": (
         {"haproxy_api_key_max_concurrent": -3},
         ["haproxy_api_key_max_concurrent must be a positive integer, got -3"],
     ),
-    "zero_rate_limit_of_one_key": (
+    "zero-rate-limit-of-one-key": (
         {"haproxy_api_keys": [{"name": "team-a", "requests_per_minute": 0}]},
         ["haproxy_api_keys[0].requests_per_minute must be a positive integer, got 0"],
     ),
-    "negative_concurrency_of_one_key": (
+    "negative-concurrency-of-one-key": (
         {"haproxy_api_keys": [{"name": "team-a", "max_concurrent": -1}]},
         ["haproxy_api_keys[0].max_concurrent must be a positive integer, got -1"],
     ),
-    "plain_http_backend": (
+    "plain-http-backend": (
         {"haproxy_llm_backends": [dict(INSTANCE, scheme="http")]},
         ["haproxy_llm_backends[0].scheme 'http'"],
     ),
-    "body_limit_past_the_buffer": (
+    "body-limit-past-the-buffer": (
         {"haproxy_max_body_bytes": 60000},
         ["haproxy_max_body_bytes (60000) must be 1024 to haproxy_tune_bufsize - 16384 (49152)"],
     ),
-    "no_unauthenticated_budget": (
+    "no-unauthenticated-budget": (
         {"haproxy_unauthenticated_requests_per_minute": 0},
         ["haproxy_unauthenticated_requests_per_minute must be a positive integer, got 0"],
     ),
-    "source_cap_past_maxconn": (
+    "source-cap-past-maxconn": (
         {"haproxy_source_max_connections": 5000},
         ["haproxy_source_max_connections (5000) must be 1 to haproxy_maxconn (2000)"],
     ),
-    "body_timeout_not_a_duration": (
+    "body-timeout-not-a-duration": (
         {"haproxy_timeout_http_body": "soon"},
         ["haproxy_timeout_http_body (soon) must be a duration like 10s or 500ms"],
     ),
-    "empty_tls_name_of_a_server": (
+    "empty-tls-name-of-a-server": (
         {"haproxy_llm_backends": [dict(INSTANCE, host="")]},
         ["haproxy_llm_backends[0].host '' must be the server's host name (its TLS name"],
     ),
-    "directive_in_a_server_address": (
+    "directive-in-a-server-address": (
         {"haproxy_llm_backends": [dict(INSTANCE, address="10.0.0.2:8443 check\n    server evil 203.0.113.9")]},
-        ["haproxy_llm_backends[0].address '10.0.0.2:8443 check\\n    server evil 203.0.113.9' must be an IP address or host name"],
+        ["haproxy_llm_backends[0].address '10.0.0.2:8443 check\\n    server evil 203.0.113.9'"
+         " must be an IP address or host name"],
     ),
-    "bad_client_network": (
+    "bad-client-network": (
         {"haproxy_client_cidrs": ["10.0.0.300/8"]},
         ["haproxy_client_cidrs (10.0.0.300/8)"],
     ),
 }
 
 
-def run_role(tmp_path: Path, role_vars: dict) -> subprocess.CompletedProcess:
-    play = [
-        {
-            "name": "Apply the haproxy role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": True,
-            "tasks": [
-                {
-                    "name": "Apply the role",
-                    "ansible.builtin.include_role": {"name": "llm_infra.cluster.haproxy"},
-                }
-            ],
-        }
-    ]
-    # Extra vars: the bad value must win over the role defaults.
-    return run_playbook(tmp_path, play, extra_vars={**BASE_VARS, **role_vars})
+BAD_INPUT_PLAY = [
+    {
+        "name": "Apply the haproxy role with bad input",
+        "hosts": "cases",
+        "gather_facts": True,
+        "tasks": [
+            {
+                "name": "Apply the role",
+                "ansible.builtin.include_role": {"name": "llm_infra.cluster.haproxy"},
+            }
+        ],
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    # Case variables, read by include_vars: the bad value wins over the role defaults as extra vars did.
+    cases = {case: {**BASE_VARS, **role_vars} for case, (role_vars, _expected) in CASES.items()}
+    return run_cases(tmp_path_factory.mktemp("haproxy"), BAD_INPUT_PLAY, cases)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_naming_the_variable(tmp_path: Path, case: str) -> None:
-    role_vars, expected = CASES[case]
-    result = run_role(tmp_path, role_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    for fragment in expected:
-        assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
+def test_bad_input_fails_naming_the_variable(bad_input_runs, case: str) -> None:
     # Nothing past preflight ran: the install task never started.
-    assert "Install HAProxy from the distribution" not in output, output
+    assert_case_fails_naming(bad_input_runs[case], *CASES[case][1],
+                             not_reached=("Install HAProxy from the distribution",))
 
 
 def test_keepalived_configuration_renders_for_two_gateways(tmp_path: Path) -> None:
@@ -141,8 +142,10 @@ def test_keepalived_configuration_renders_for_two_gateways(tmp_path: Path) -> No
             "gather_facts": False,
             "vars": {"llm_infra_credentials_dir": str(tmp_path / "credentials")},
             "tasks": [
-                {"name": "Load the role's defaults", "ansible.builtin.include_vars": str(role / "defaults" / "main.yml")},
-                {"name": "Load the role's internal variables", "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
+                {"name": "Load the role's defaults",
+                 "ansible.builtin.include_vars": str(role / "defaults" / "main.yml")},
+                {"name": "Load the role's internal variables",
+                 "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
                 {
                     "name": "Render the configuration",
                     "ansible.builtin.template": {

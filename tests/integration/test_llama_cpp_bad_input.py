@@ -1,8 +1,12 @@
 """Bad input to the llama_cpp role fails in preflight, before any change, naming the variable.
 
-Each case runs the venv's ansible-playbook against localhost (connection local) in check mode. This machine
-has no NVIDIA GPU, which the GPU-layers case relies on. Models are tiny random-weight GGUFs written with the
-gguf package (tests/gpu/write_llama_gguf.py); the source archive is a small local file with its true sha256,
+The cases run in check mode, one inventory host with a local connection per case (see playbook_runner.run_cases),
+in three playbooks. The preflight takes the checksum of a local source archive once (run_once) for all hosts, so
+the cases that pass that check with the local archive share one playbook whose source settings are extra vars,
+the same on every host: what the first host computes is what each would alone. The release and pypi sources skip
+that check and share another; the case of a wrong source checksum, which that check is about, runs alone. This
+machine has no NVIDIA GPU, which the GPU-layers case relies on. Models are tiny random-weight GGUFs written with
+the gguf package (tests/gpu/write_llama_gguf.py); the source archive is a small local file with its true sha256,
 since preflight only checksums it.
 
 The same file renders an instance's command line for a GPU host (what the GPU check starts by hand).
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook_runner import REPO, run_playbook
+from playbook_runner import REPO, CaseRun, assert_case_fails_naming, run_cases, run_playbook
 
 WRITER = REPO / "tests" / "gpu" / "write_llama_gguf.py"
 
@@ -48,80 +52,115 @@ def _instance(assets, **overrides):
     return instance
 
 
-def run_role(tmp_path: Path, assets, role_vars: dict) -> subprocess.CompletedProcess:
-    base = {
-        "llm_infra_private_address": "127.0.0.1",
+BAD_INPUT_PLAY = [
+    {
+        "name": "Apply the llama_cpp role with bad input",
+        "hosts": "cases",
+        "gather_facts": True,
+        "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.llama_cpp"}}],
+    }
+]
+
+
+def source_vars(assets) -> dict:
+    """The local source archive and its true sha256."""
+    return {
         "llama_cpp_source": "local",
         "llama_cpp_local_source": str(assets["source"]),
         "llama_cpp_local_source_sha256": assets["source_sha256"],
-        "llm_infra_artifact_cache_dir": str(tmp_path / "cache"),
     }
-    play = [
-        {
-            "name": "Apply the llama_cpp role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": True,
-            "vars": {**base, **role_vars},
-            "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.llama_cpp"}}],
-        }
-    ]
-    return run_playbook(tmp_path, play)
 
 
-def _assert_refused(result, expected):
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    for fragment in expected:
-        assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
+def run_batch(runs_dir: Path, cases: dict[str, dict], *, extra_vars: dict | None = None) -> dict[str, CaseRun]:
+    """Run the cases, each with a private address and an artifact cache of its own under its variables."""
+    return run_cases(runs_dir, BAD_INPUT_PLAY, {
+        case: {"llm_infra_private_address": "127.0.0.1", "llm_infra_artifact_cache_dir": str(runs_dir / "cache" / case),
+               **case_vars}
+        for case, case_vars in cases.items()
+    }, extra_vars=extra_vars)
+
+
+@pytest.fixture(scope="module")
+def local_runs(tmp_path_factory, assets):
+    """The cases that get past the local source check and fail on their instances."""
+    two_on_one_port = [_instance(assets), _instance(assets, name="other", alias="other-model")]
+    wrong_model_sum = _instance(assets)
+    wrong_model_sum["model"] = dict(wrong_model_sum["model"], sha256="0" * 64)
+    bad_name = [_instance(assets), _instance(assets, name="Bad_Name", port=8082)]
+    cases = {
+        "gpu-layers-without-a-gpu": {"llama_cpp_instances": [_instance(assets, gpu_layers=99)]},
+        "two-instances-on-one-port": {"llama_cpp_instances": two_on_one_port},
+        "context-larger-than-trained": {"llama_cpp_instances": [_instance(assets, ctx_size=4096)]},
+        "model-checksum-mismatch": {"llama_cpp_instances": [wrong_model_sum]},
+        "duplicate-alias-and-bad-name": {"llama_cpp_instances": bad_name},
+    }
+    # Extra vars, out of reach of the cases: the run_once checksum of the archive is the same for every host.
+    return run_batch(tmp_path_factory.mktemp("llama-cpp-local"), cases, extra_vars=source_vars(assets))
+
+
+@pytest.fixture(scope="module")
+def remote_source_runs(tmp_path_factory, assets):
+    """The release and pypi sources: the local source check is skipped on every host."""
+    cases = {
+        "release-without-pinned-checksum": {**source_vars(assets), "llama_cpp_source": "release",
+                                            "llama_cpp_instances": []},
+        "pypi-source-of-another-version": {**source_vars(assets), "llama_cpp_source": "pypi", "llama_cpp_version": "1",
+                                           "llama_cpp_instances": []},
+    }
+    return run_batch(tmp_path_factory.mktemp("llama-cpp-remote"), cases)
+
+
+def _assert_refused(run: CaseRun, expected: list[str]) -> None:
     # Nothing past preflight ran: the build key was never worked out, nothing was built, staged or written.
-    assert "Work out the build key of this host" not in output, output
-    assert "Write the backend API key" not in output, output
+    assert_case_fails_naming(run, *expected,
+                             not_reached=("Work out the build key of this host", "Write the backend API key"))
 
 
-def test_gpu_layers_without_a_gpu(tmp_path, assets):
-    result = run_role(tmp_path, assets, {"llama_cpp_instances": [_instance(assets, gpu_layers=99)]})
-    _assert_refused(result, ["llama_cpp_instances tiny set gpu_layers", "has no NVIDIA GPU", "llama_cpp_allow_cpu_fallback"])
+def test_gpu_layers_without_a_gpu(local_runs):
+    _assert_refused(local_runs["gpu-layers-without-a-gpu"],
+                    ["llama_cpp_instances tiny set gpu_layers", "has no NVIDIA GPU", "llama_cpp_allow_cpu_fallback"])
 
 
-def test_two_instances_on_one_port(tmp_path, assets):
-    instances = [_instance(assets), _instance(assets, name="other", alias="other-model")]
-    result = run_role(tmp_path, assets, {"llama_cpp_instances": instances})
-    _assert_refused(result, ["llama_cpp_instances: port 8081 is used by more than one instance (tiny, other)"])
+def test_two_instances_on_one_port(local_runs):
+    _assert_refused(local_runs["two-instances-on-one-port"],
+                    ["llama_cpp_instances: port 8081 is used by more than one instance (tiny, other)"])
 
 
-def test_context_larger_than_trained(tmp_path, assets):
-    result = run_role(tmp_path, assets, {"llama_cpp_instances": [_instance(assets, ctx_size=4096)]})
-    _assert_refused(result, ["llama_cpp_instances 'tiny': ctx_size 4096 is larger than the 512 tokens", "n_ctx_train"])
+def test_context_larger_than_trained(local_runs):
+    _assert_refused(local_runs["context-larger-than-trained"],
+                    ["llama_cpp_instances 'tiny': ctx_size 4096 is larger than the 512 tokens", "n_ctx_train"])
 
 
-def test_model_checksum_mismatch(tmp_path, assets):
-    instance = _instance(assets)
-    instance["model"] = dict(instance["model"], sha256="0" * 64)
-    result = run_role(tmp_path, assets, {"llama_cpp_instances": [instance]})
-    _assert_refused(result, ["llama_cpp_instances model 'tiny'", "has sha256 " + assets["model_sha256"], "model.sha256 expects " + "0" * 64])
+def test_model_checksum_mismatch(local_runs, assets):
+    _assert_refused(local_runs["model-checksum-mismatch"],
+                    ["llama_cpp_instances model 'tiny'", "has sha256 " + assets["model_sha256"],
+                     "model.sha256 expects " + "0" * 64])
 
 
 def test_source_checksum_mismatch(tmp_path, assets):
-    result = run_role(tmp_path, assets, {"llama_cpp_local_source_sha256": "1" * 64, "llama_cpp_instances": [_instance(assets)]})
-    _assert_refused(result, ["llama_cpp_local_source", "llama_cpp_local_source_sha256 expects " + "1" * 64])
+    # Alone: the checksum of the archive, which this case is about, is taken once for all hosts of a run.
+    runs = run_batch(tmp_path, {"source-checksum-mismatch": {
+        **source_vars(assets), "llama_cpp_local_source_sha256": "1" * 64, "llama_cpp_instances": [_instance(assets)],
+    }})
+    _assert_refused(runs["source-checksum-mismatch"],
+                    ["llama_cpp_local_source", "llama_cpp_local_source_sha256 expects " + "1" * 64])
 
 
-def test_release_without_pinned_checksum(tmp_path, assets):
+def test_release_without_pinned_checksum(remote_source_runs):
     # The upstream archive's digest is not pinned: the release source stops in preflight and names the variable.
-    result = run_role(tmp_path, assets, {"llama_cpp_source": "release", "llama_cpp_instances": []})
-    _assert_refused(result, ["artifact llama-cpp-src 11434", "has no valid sha256", "set llama_cpp_release_sha256"])
+    _assert_refused(remote_source_runs["release-without-pinned-checksum"],
+                    ["artifact llama-cpp-src 11434", "has no valid sha256", "set llama_cpp_release_sha256"])
 
 
-def test_pypi_source_of_another_version(tmp_path, assets):
-    result = run_role(tmp_path, assets, {"llama_cpp_source": "pypi", "llama_cpp_version": "1", "llama_cpp_instances": []})
-    _assert_refused(result, ["llama_cpp_source ('pypi')", "pypi pins only version 11434", "llama_cpp_release_sha256"])
+def test_pypi_source_of_another_version(remote_source_runs):
+    _assert_refused(remote_source_runs["pypi-source-of-another-version"],
+                    ["llama_cpp_source ('pypi')", "pypi pins only version 11434", "llama_cpp_release_sha256"])
 
 
-def test_duplicate_alias_and_bad_name(tmp_path, assets):
-    instances = [_instance(assets), _instance(assets, name="Bad_Name", port=8082)]
-    result = run_role(tmp_path, assets, {"llama_cpp_instances": instances})
-    _assert_refused(result, ["llama_cpp_instances: names must be unique, lower case", "llama_cpp_instances: aliases must be unique"])
+def test_duplicate_alias_and_bad_name(local_runs):
+    _assert_refused(local_runs["duplicate-alias-and-bad-name"],
+                    ["llama_cpp_instances: names must be unique, lower case",
+                     "llama_cpp_instances: aliases must be unique"])
 
 
 def test_gpu_command_line_renders(tmp_path, assets):
@@ -137,7 +176,8 @@ def test_gpu_command_line_renders(tmp_path, assets):
             "vars": {
                 "llama_cpp_listen_address": "10.0.0.12",
                 "llama_cpp_model_dir": "/var/lib/llm-infra/models",
-                "llama_cpp_instances": [_instance(assets, gpu_layers="all", cuda_visible_devices="0", chat_template="gemma", jinja=False)],
+                "llama_cpp_instances": [_instance(assets, gpu_layers="all", cuda_visible_devices="0",
+                                                  chat_template="gemma", jinja=False)],
                 "__llama_cpp_gpu": {"gpus": [{"index": 0}], "cuda_architectures": ["90"]},
                 "llama_cpp_instance_defaults": {
                     "ctx_size": 4096, "parallel": 2, "batch_size": 2048, "ubatch_size": 512, "gpu_layers": 0,
@@ -148,7 +188,8 @@ def test_gpu_command_line_renders(tmp_path, assets):
                 "llama_cpp_local_source_subdir": "", "llama_cpp_artifact_cache_dir": "/tmp",
             },
             "tasks": [
-                {"name": "Load the role's internal variables", "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
+                {"name": "Load the role's internal variables",
+                 "ansible.builtin.include_vars": str(role / "vars" / "main.yml")},
                 {
                     "name": "Render the instance settings",
                     "vars": {"__llama_cpp_instance": "{{ __llama_cpp_instances[0] }}"},
@@ -166,8 +207,9 @@ def test_gpu_command_line_renders(tmp_path, assets):
     text = dest.read_text()
     assert "CUDA_VISIBLE_DEVICES=0\n" in text
     args = [line for line in text.splitlines() if line.startswith("LLAMA_SERVER_ARGS=")][0]
-    for fragment in ("--model /var/lib/llm-infra/models/tiny/tiny.gguf", "--alias tiny-random", "--host 10.0.0.12 --port 8081",
-                     "--n-gpu-layers all", "--flash-attn on", "--metrics", "--api-key-file /etc/llama-cpp/api-key",
-                     "--ssl-key-file /etc/llm-infra/tls/llama-cpp.key", "--ssl-cert-file /etc/llm-infra/tls/llama-cpp.crt",
-                     "--no-jinja", "--chat-template gemma", "--ctx-size 256"):
+    for fragment in ("--model /var/lib/llm-infra/models/tiny/tiny.gguf", "--alias tiny-random",
+                     "--host 10.0.0.12 --port 8081", "--n-gpu-layers all", "--flash-attn on", "--metrics",
+                     "--api-key-file /etc/llama-cpp/api-key", "--ssl-key-file /etc/llm-infra/tls/llama-cpp.key",
+                     "--ssl-cert-file /etc/llm-infra/tls/llama-cpp.crt", "--no-jinja", "--chat-template gemma",
+                     "--ctx-size 256"):
         assert fragment in args, args

@@ -1,21 +1,22 @@
 """Bad input to the postgresql role fails in preflight, before any change, naming the variable.
 
-Each case runs the venv's ansible-playbook against localhost (connection local) in check mode: the
-preflight asserts stop the play first, and check mode is a second safety net because this runs on the
-CI machine itself. This machine is Debian 12, whose archive ships PostgreSQL 15.
+The cases run as one playbook in --check mode, one inventory host with a local connection per case (see
+playbook_runner.run_cases): the preflight asserts stop the play first, and check mode is a second safety net
+because this runs on the CI machine itself. No case host is in postgresql_cluster_group ('database', absent from
+the inventory), so each is a cluster of one, its own primary. This machine is Debian 12, whose archive ships
+PostgreSQL 15.
 
 The same file renders what no live test can reach here: the PGDG apt source (upstream and mirror) and
-the memory-derived settings for a few RAM sizes.
+the memory-derived settings for a few RAM sizes, each a run of its own (not in check mode: the file is the result).
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from playbook_runner import REPO, run_playbook
+from playbook_runner import REPO, assert_case_fails_naming, run_cases, run_playbook
 
 
 BASE_VARS = {
@@ -23,19 +24,19 @@ BASE_VARS = {
 }
 
 CASES = {
-    "unsupported_version": (
+    "unsupported-version": (
         {"postgresql_version": "13"},
         ["postgresql_version '13'", "supported: 15"],
     ),
-    "invalid_cidr": (
+    "invalid-cidr": (
         {"postgresql_hba_entries": [{"type": "hostssl", "address": "10.0.0.300/8", "method": "scram-sha-256"}]},
         ["postgresql_hba_entries[0].address", "10.0.0.300/8"],
     ),
-    "address_without_prefix": (
+    "address-without-prefix": (
         {"postgresql_hba_entries": [{"type": "hostssl", "address": "10.0.0.7", "method": "scram-sha-256"}]},
         ["postgresql_hba_entries[0].address", "10.0.0.7"],
     ),
-    "non_tls_remote_entry": (
+    "non-tls-remote-entry": (
         {
             "postgresql_hba_entries": [
                 {"type": "hostssl", "address": "10.1.0.0/16", "method": "scram-sha-256"},
@@ -44,82 +45,89 @@ CASES = {
         },
         ["postgresql_hba_entries[1].type", '"host"', "10.2.0.0/16", "hostssl"],
     ),
-    "weak_auth_method": (
+    "weak-auth-method": (
         {"postgresql_hba_entries": [{"type": "hostssl", "address": "10.1.0.0/16", "method": "md5"}]},
         ["postgresql_hba_entries[0].method", "md5"],
     ),
-    "unknown_tls_source": (
+    "unknown-tls-source": (
         {"postgresql_tls_source": "vault"},
         ["postgresql_tls_source", "vault"],
     ),
-    "tls_files_missing": (
+    "tls-files-missing": (
         {"postgresql_tls_source": "files"},
         ["postgresql_tls_cert_file"],
     ),
-    "primary_outside_the_cluster": (
+    "primary-outside-the-cluster": (
         {"postgresql_primary_host": "db-9"},
-        ["postgresql_primary_host 'db-9'", "postgresql_cluster_group 'database'", "(localhost)"],
+        # The members of a group that is not in the inventory: the host alone, named like its case.
+        ["postgresql_primary_host 'db-9'", "postgresql_cluster_group 'database'", "(primary-outside-the-cluster)"],
     ),
-    "replication_user_not_a_role_name": (
+    "replication-user-not-a-role-name": (
         {"postgresql_replication_user": "Repl-User"},
         ["postgresql_replication_user 'Repl-User'", "lower-case role name"],
     ),
-    "replication_user_also_an_application_user": (
+    "replication-user-also-an-application-user": (
         {"postgresql_replication_user": "app", "postgresql_users": [{"name": "app"}]},
         ["postgresql_replication_user 'app'", "not also in postgresql_users"],
     ),
 }
 
 
-def run_role(tmp_path: Path, role_vars: dict) -> subprocess.CompletedProcess:
-    play = [
-        {
-            "name": "Apply the postgresql role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": True,
-            "vars": {**BASE_VARS, **role_vars},
-            "tasks": [
-                {
-                    "name": "Apply the role",
-                    "ansible.builtin.include_role": {"name": "llm_infra.cluster.postgresql"},
-                }
-            ],
-        }
-    ]
-    return run_playbook(tmp_path, play)
+# The inventory names the case's host the primary, and its data directory (made by the fixture) says it is a hot
+# standby that was not promoted.
+STANDBY_CASE = "primary-runs-as-a-standby"
+PGDG_CASE = "bad-pgdg-version"
+
+PLAY = [
+    {
+        "name": "Apply the postgresql role with bad input",
+        "hosts": "cases",
+        "gather_facts": True,
+        "vars": BASE_VARS,
+        "tasks": [
+            {
+                "name": "Apply the role",
+                "ansible.builtin.include_role": {"name": "llm_infra.cluster.postgresql"},
+            }
+        ],
+    }
+]
+
+# The first install task: preflight must stop every case before it.
+FIRST_INSTALL_TASK = "Install postgresql-common first"
+
+
+@pytest.fixture(scope="module")
+def postgresql_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("postgresql")
+    data_dir = base / STANDBY_CASE / "main"
+    data_dir.mkdir(parents=True)
+    (data_dir / "standby.signal").write_text("")
+    cases = {name: role_vars for name, (role_vars, _expected) in CASES.items()}
+    cases[STANDBY_CASE] = {"postgresql_data_dir": str(data_dir)}
+    cases[PGDG_CASE] = {"postgresql_package_source": "pgdg", "postgresql_version": "12"}
+    return run_cases(base, PLAY, cases)
+
+
+def assert_stopped_in_preflight(run, *needles: str) -> None:
+    assert_case_fails_naming(run, *needles, not_reached=(FIRST_INSTALL_TASK,))
+    assert FIRST_INSTALL_TASK not in run.stdout, run.stdout
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_naming_the_variable(tmp_path: Path, case: str) -> None:
-    role_vars, expected = CASES[case]
-    result = run_role(tmp_path, role_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    for fragment in expected:
-        assert fragment in output, f"{fragment!r} missing from the output:\n{output}"
-    # Nothing past preflight ran: the first install task never started.
-    assert "Install postgresql-common first" not in output, output
+def test_bad_input_fails_naming_the_variable(postgresql_runs, case: str) -> None:
+    assert_stopped_in_preflight(postgresql_runs[case], *CASES[case][1])
 
 
-def test_a_primary_that_runs_as_a_standby_is_refused(tmp_path: Path) -> None:
+def test_a_primary_that_runs_as_a_standby_is_refused(postgresql_runs) -> None:
     """The inventory names a host the primary whose data directory says it is a hot standby (not promoted)."""
-    data_dir = tmp_path / "main"
-    data_dir.mkdir()
-    (data_dir / "standby.signal").write_text("")
-    result = run_role(tmp_path, {"postgresql_data_dir": str(data_dir)})
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "localhost is postgresql_primary_host but runs as a hot standby" in output, output
-    assert "playbooks/promote.yml -l localhost" in output, output
-    assert "Install postgresql-common first" not in output, output
+    assert_stopped_in_preflight(postgresql_runs[STANDBY_CASE],
+                                f"{STANDBY_CASE} is postgresql_primary_host but runs as a hot standby",
+                                f"playbooks/promote.yml -l {STANDBY_CASE}")
 
 
-def test_bad_pgdg_version_names_the_supported_ones(tmp_path: Path) -> None:
-    result = run_role(tmp_path, {"postgresql_package_source": "pgdg", "postgresql_version": "12"})
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "postgresql_version '12'" in output and "13, 14, 15, 16, 17, 18" in output, output
+def test_bad_pgdg_version_names_the_supported_ones(postgresql_runs) -> None:
+    assert_stopped_in_preflight(postgresql_runs[PGDG_CASE], "postgresql_version '12'", "13, 14, 15, 16, 17, 18")
 
 
 @pytest.mark.parametrize(
