@@ -2,6 +2,7 @@
 
 - every service the stack runs is sandboxed (systemd's own analysis rates it 4.9, "OK", or lower) and its main
   process carries the no-new-privileges flag that the hardening drop-in sets;
+- the units the expectations name for a host run there;
 - it runs as a dedicated user, not root, unless it is one of the few that need root (ROOT_UNITS, with the reason);
 - nothing listens on an address other than loopback and the host's private address, apart from the management
   channel (sshd) and the ports the expectations name as facing clients (the gateway's client listener);
@@ -10,7 +11,7 @@
 
 Run by `make sandbox-test` through tests/sandbox/host_state.yml, which renders the SSH settings of the inventory and
 the expectations file (HOST_STATE_FILE, JSON): {"hosts": {NAME: {"address": PRIVATE_ADDRESS, "public_ports":
-[PORT, ...]}}, "os_units": [...], "oneshot_units": [...], "max_exposure": 4.9}. Any testinfra backend works
+[PORT, ...], "units": [UNIT, ...]}}, "os_units": [...], "oneshot_units": [...], "max_exposure": 4.9}. Any testinfra backend works
 (`--hosts=ssh://NAME` with the rendered SSH configuration, or `docker://NAME` for a molecule host); the commands
 run as root (`--sudo` for SSH).
 """
@@ -144,6 +145,11 @@ def listeners(host):
         process = re.search(r'users:\(\("([^"]+)"', line)
         found.append((fields[0], address, port, process.group(1) if process else "?"))
     return found
+
+
+def test_the_expected_units_run(this_host, stack_units):
+    missing = sorted(set(this_host.get("units", [])) - set(stack_units))
+    assert not missing, f"expected to run, not running (or taken for the distribution's own): {missing}"
 
 
 def test_nothing_listens_beyond_loopback_and_the_private_address(host, this_host):
