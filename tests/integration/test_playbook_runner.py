@@ -72,11 +72,12 @@ def test_artifacts_stay_in_the_test_directory(tmp_path):
 
 def test_cases_run_in_one_playbook_and_stay_apart(tmp_path):
     plays = [{"name": "Cases", "hosts": "cases", "gather_facts": False, "vars": {"limit": 10, "value": 0}, "tasks": [
-        {"name": "Check the value", "ansible.builtin.assert": {"that": ["value | int < limit"],
-                                                                "fail_msg": "value {{ value }} is too big"}},
+        {"name": "Check the value",
+         "ansible.builtin.assert": {"that": ["value | int < limit"], "fail_msg": "value {{ value }} is too big"}},
         {"name": "After the check", "ansible.builtin.debug": {"msg": "{{ value }}"}},
     ]}]
-    runs = run_cases(tmp_path, plays, {"small": {"value": 1}, "big": {"value": 20}, "limit-raised": {"value": 20, "limit": 30}})
+    runs = run_cases(tmp_path, plays,
+                     {"small": {"value": 1}, "big": {"value": 20}, "limit-raised": {"value": 20, "limit": 30}})
     # One ansible-playbook run for all of them.
     assert len(list(tmp_path.glob("runner-*"))) == 1
     assert_case_fails_naming(runs["big"], "value 20 is too big", not_reached=("After the check",))
