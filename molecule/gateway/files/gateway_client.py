@@ -195,6 +195,10 @@ def functional(args):
     thread = threading.Thread(target=lambda: holder.update(stream_chat(args.url, args.ca, args.single_key, args.model, 64, started)))
     thread.start()
     started.wait(60)
+    # A connection of its own: the one above sat idle while the stream started, up to the gateway's keep-alive
+    # timeout on a loaded machine, and a write on a connection the gateway closed fails with an EOF.
+    conn.close()
+    conn = connect(args.url, args.ca)
     status, headers, parsed, _ = request(conn, "POST", "/v1/chat/completions", args.single_key, chat)
     thread.join()
     c.check("8 over the concurrency limit: 429 with Retry-After",
