@@ -23,8 +23,6 @@ from playbook_runner import REPO, assert_case_fails_naming, run_cases, run_playb
 
 ROLE = REPO / "roles" / "grafana"
 BASE_VARS = {"llm_infra_private_address": "127.0.0.1"}
-# What playbooks/monitoring.yml passes from Prometheus's declaration; the role has no default for it.
-PROMETHEUS_URL = {"grafana_prometheus_url": "https://127.0.0.1:9090"}
 
 # Every case runs in one playbook, one inventory host per case: the case's variables outrank the play's.
 GRAFANA_PLAY = [
@@ -32,7 +30,7 @@ GRAFANA_PLAY = [
         "name": "Apply the grafana role with bad input",
         "hosts": "cases",
         "gather_facts": True,
-        "vars": {**BASE_VARS, **PROMETHEUS_URL},
+        "vars": BASE_VARS,
         "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "llm_infra.cluster.grafana"}}],
     }
 ]
@@ -41,8 +39,6 @@ CASES = {
     "latest-version": ({"grafana_version": "latest"}, ["grafana_version 'latest'", "never latest"]),
     "unknown-dashboard": ({"grafana_dashboards": ["hosts", "kafka"]}, ["grafana_dashboards", "kafka"]),
     "bad-loki-url": ({"grafana_loki_url": "loki:3100"}, ["grafana_loki_url 'loki:3100'"]),
-    # Where Prometheus listens is its declaration's to say: without the playbook's URL the role stops.
-    "no-prometheus-url": ({"grafana_prometheus_url": ""}, ["grafana_prometheus_url ''", "playbooks/monitoring.yml"]),
     "unknown-install-method": ({"grafana_install_method": "snap"}, ["grafana_install_method", "snap"]),
     "tarball-without-sha256": (
         {"grafana_install_method": "tarball"},
@@ -112,7 +108,7 @@ def render(tmp_path: Path, extra: dict) -> Path:
 
 
 def test_templates_render_valid_files(tmp_path: Path):
-    out = render(tmp_path, {**PROMETHEUS_URL, "grafana_loki_url": "https://10.0.0.9:3100"})
+    out = render(tmp_path, {"grafana_loki_url": "https://10.0.0.9:3100"})
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string((out / "grafana.ini").read_text())
     assert ini["server"]["protocol"] == "https"
