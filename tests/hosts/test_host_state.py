@@ -9,11 +9,11 @@
 - no file that holds a private key can be read by other users, and the TLS keys of the pki contract
   (`/etc/llm-infra/tls/*.key`) are not writable by their group.
 
-Run by `make sandbox-test` through tests/sandbox/host_state.yml, which renders the SSH settings of the inventory and
-the expectations file (HOST_STATE_FILE, JSON): {"hosts": {NAME: {"address": PRIVATE_ADDRESS, "public_ports":
-[PORT, ...], "units": [UNIT, ...]}}, "os_units": [...], "oneshot_units": [...], "max_exposure": 4.9}. Any testinfra backend works
-(`--hosts=ssh://NAME` with the rendered SSH configuration, or `docker://NAME` for a molecule host); the commands
-run as root (`--sudo` for SSH).
+Run through tests/hosts/host_state.yml (by `make sandbox-test` and by molecule verifies), which renders the SSH
+settings of the inventory and the expectations file (HOST_STATE_FILE, JSON): {"hosts": {NAME: {"address":
+PRIVATE_ADDRESS, "public_ports": [PORT, ...], "units": [UNIT, ...]}}, "os_units": [...], "oneshot_units": [...],
+"max_exposure": 4.9}. Any testinfra backend works (`--hosts=ssh://NAME` with the rendered SSH configuration, or
+`docker://NAME` for a molecule host); the commands run as root (`--sudo` for SSH).
 """
 
 from __future__ import annotations

@@ -248,7 +248,8 @@ def run_cases(
     timeout: int = 900,
 ) -> dict[str, CaseRun]:
     """Run `plays` once for many cases: one inventory host per case (connection local, in group `group`), each with
-    its case's variables read by include_vars before the plays start, and `host_vars` as inventory variables of every host.
+    its case's variables read by include_vars before the plays start, and `host_vars` as inventory variables of
+    every host.
 
     One ansible-playbook start for a whole module of bad-input cases instead of one per case: the start and the
     loading of the collection cost more than the preflight under test. The plays address `hosts: all` or the group.
@@ -279,15 +280,18 @@ def run_cases(
     return runs
 
 
-def assert_case_fails_naming(run: CaseRun, *needles: str, not_reached: tuple = ()) -> None:
+def assert_case_fails_naming(run: CaseRun, *needles: str, not_reached: tuple = (),
+                             collapse_whitespace: bool = False) -> None:
     """The case's host failed in a task whose name or message names every needle, changed nothing, and ran none of
-    the tasks named in not_reached."""
+    the tasks named in not_reached. With collapse_whitespace, the needles are looked for in the names and messages
+    with every run of whitespace made one space: for roles whose folded messages keep a line break mid-sentence."""
     assert run.failed, f"{run.host} did not fail:\n{run.stdout}"
     failed = run.failed_tasks()
     assert failed, f"no failed task of {run.host} in the events:\n{run.stdout}"
     named = "\n".join(text for r in failed for text in [r.get("task", "")] + failure_messages(r))
+    searched = " ".join(named.split()) if collapse_whitespace else named
     for needle in needles:
-        assert needle in named, f"{needle!r} not in the failed task's name or message of {run.host}:\n{named}"
+        assert needle in searched, f"{needle!r} not in the failed task's name or message of {run.host}:\n{named}"
     ran = [r.get("task", "") for r in run.task_results()]
     for task in not_reached:
         assert not any(task in name for name in ran), f"{task!r} ran on {run.host}:\n{run.stdout}"
