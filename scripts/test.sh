@@ -13,17 +13,61 @@ start=$(date +%s)
 rows=()
 failed=""
 
+# Each finished stage's row also goes to $out/stages.txt, which the watchdog below reads.
+: >"$out/stages.txt"
+add_row() {
+  rows+=("$1")
+  printf '%s\n' "$1" >>"$out/stages.txt"
+}
+
 stage() {
   local name=$1 t0 rc
   shift
   t0=$(date +%s)
-  echo "=== stage $name"
+  echo "=== [$(( t0 - start ))s] stage $name"
   "$@"
   rc=$?
-  rows+=("$(printf '%-14s %6d s  rc=%d' "$name" "$(( $(date +%s) - t0 ))" "$rc")")
+  add_row "$(printf '%-14s %6d s  rc=%d' "$name" "$(( $(date +%s) - t0 ))" "$rc")"
   [ "$rc" -eq 0 ] || failed="${failed:+$failed }$name"
   return "$rc"
 }
+
+# A stage whose output goes to a log of its own ($out/NAME.log); on failure its last lines are printed.
+to_log() {
+  local name=$1 rc
+  shift
+  echo "(log: $out/$name.log)"
+  "$@" >"$out/$name.log" 2>&1
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "=== last lines of $out/$name.log"
+    tail -60 "$out/$name.log"
+  fi
+  return "$rc"
+}
+
+# TEST_REPORT_AFTER_S (set by .ci/run below CI's limit): when the run is still going after that many seconds, print
+# where it stands (the stages done, the lanes' starts and ends, the last lines of each scenario still running), so
+# that a run stopped from outside still says what took the time. The run itself goes on.
+if [ -n "${TEST_REPORT_AFTER_S:-}" ]; then
+  (
+    # The sleep holds none of the run's outputs: killed with its shell at the end, it must not keep a pipe open.
+    sleep "$TEST_REPORT_AFTER_S" </dev/null >/dev/null 2>&1
+    echo
+    echo "=== still running after ${TEST_REPORT_AFTER_S} s; stages done:"
+    cat "$out/stages.txt"
+    for log in "$out/molecule.log" "$out/molecule-exclusive.log"; do
+      [ -f "$log" ] && grep -E '^\[ *[0-9]+s\]' "$log"
+    done
+    for log in "$out"/molecule/*.log; do
+      [ -f "$log" ] && [ ! -f "${log%.log}.time" ] || continue
+      echo "=== $log (running), last lines:"
+      tail -8 "$log"
+    done
+  ) &
+  watchdog_pid=$!
+  trap 'kill "$watchdog_pid" 2>/dev/null' EXIT
+fi
 
 report() {
   echo
@@ -62,14 +106,14 @@ wait_for_prepare() {
 stage lint "${make_cmd[@]}" lint
 stage argspecs "${make_cmd[@]}" argspecs
 if wait_for_prepare; then
-  stage unit "${make_cmd[@]}" unit && stage sandbox "${make_cmd[@]}" sandbox-test
+  stage unit "${make_cmd[@]}" unit && stage sandbox to_log sandbox "${make_cmd[@]}" sandbox-test
 fi
-echo "=== waiting for the molecule lanes (tail -f $out/molecule.log)"
+echo "=== [$(( $(date +%s) - start ))s] waiting for the molecule lanes (tail -f $out/molecule.log)"
 wait "$bg_pid"
 bg_rc=$?
 bg_failed=$(cat "$out/background.failed" 2>/dev/null || true)
-[ -f "$out/prepare.time" ] && rows+=("$(printf '%-14s %6d s  (background)' prepare "$(cat "$out/prepare.time")")")
-rows+=("$(printf '%-14s %6d s  rc=%d (background, from the start, prepare included)' molecule "$(( $(date +%s) - bg_t0 ))" "$bg_rc")")
+[ -f "$out/prepare.time" ] && add_row "$(printf '%-14s %6d s  (background)' prepare "$(cat "$out/prepare.time")")"
+add_row "$(printf '%-14s %6d s  rc=%d (background, from the start, prepare included)' molecule "$(( $(date +%s) - bg_t0 ))" "$bg_rc")"
 if [ "$bg_rc" -ne 0 ]; then
   [ "$bg_failed" = prepare ] && tail -40 "$out/prepare.log" >&2
   # The scenario table below ends with each failed scenario's failed tasks; without it, the log's tail.
