@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,11 +120,14 @@ def run_playbook(
     extra_vars: dict | None = None,
     check: bool = True,
     timeout: int = 300,
+    fact_cache: Path | None = None,
 ) -> PlaybookResult:
     """Run `plays` and return the finished run (never raises on a failed run; raises TimeoutExpired past `timeout`).
 
     `check` defaults to True: the bad-input tests run on the CI machine itself, and check mode is a second
-    safety net behind the preflight asserts. `inventory` is a host list string or an inventory dict.
+    safety net behind the preflight asserts. `inventory` is a host list string or an inventory dict. `fact_cache`,
+    a folder of the test's own, is the run's jsonfile fact cache (gathering smart: a host whose facts it holds is
+    not gathered again); without it the cache is in memory.
     """
     playbook = tmp_path / "playbook.json"
     playbook.write_text(json.dumps(plays, indent=2))
@@ -141,8 +145,10 @@ def run_playbook(
     envvars = {
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
-        # A private in-memory fact cache: nothing from or about this machine is kept.
-        "ANSIBLE_CACHE_PLUGIN": "memory",
+        # A private fact cache: in memory, or a folder under the test's own temporary folder.
+        "ANSIBLE_CACHE_PLUGIN": "memory" if fact_cache is None else "jsonfile",
+        **({} if fact_cache is None else {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache),
+                                          "ANSIBLE_GATHERING": "smart"}),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
@@ -210,6 +216,41 @@ TAKE_CASE_VARS = {
 }
 
 
+# The controller's facts, gathered once per session under the first batch's temporary folder (seed_fact_cache).
+SEED_HOST = "fact-seed"
+_SEED_FACTS: list[Path] = []
+
+
+def seed_fact_cache(tmp_path: Path, hosts: list[str]) -> Path:
+    """A jsonfile fact cache in tmp_path that holds this machine's facts for every host of `hosts`.
+
+    Every case of a batch is a local connection to this machine, so each would gather the same facts: about a
+    second of processor time per host, more than the preflight under test. They are gathered for real once per
+    session (one host, one run) and that host's cache entry is copied under each case's name; the entry's file
+    name is the cache plugin's own, with the host name at its end."""
+    if not _SEED_FACTS:
+        seed_dir = tmp_path / "fact-seed"
+        seed_dir.mkdir()
+        inventory = {"all": {"hosts": {SEED_HOST: {"ansible_connection": "local",
+                                                   "ansible_python_interpreter": sys.executable}}}}
+        result = run_playbook(seed_dir, [{"name": "Gather the facts of this machine", "hosts": "all",
+                                          "gather_facts": True, "tasks": []}],
+                              inventory=inventory, fact_cache=seed_dir / "cache")
+        entries = [f for f in (seed_dir / "cache").iterdir() if f.name.endswith(SEED_HOST)] \
+            if (seed_dir / "cache").is_dir() else []
+        if result.returncode != 0 or len(entries) != 1:
+            raise AssertionError(f"gathering the facts of this machine failed (rc {result.returncode}, "
+                                 f"cache entries {entries}):\n{result.stdout}")
+        _SEED_FACTS.append(entries[0])
+    seed = _SEED_FACTS[0]
+    prefix = seed.name[:-len(SEED_HOST)]
+    cache = tmp_path / "fact-cache"
+    cache.mkdir()
+    for host in hosts:
+        shutil.copyfile(seed, cache / f"{prefix}{host}")
+    return cache
+
+
 class CaseRun:
     """What one case (one inventory host) of a batch did: its results in the shared run's events."""
 
@@ -252,7 +293,8 @@ def run_cases(
     every host.
 
     One ansible-playbook start for a whole module of bad-input cases instead of one per case: the start and the
-    loading of the collection cost more than the preflight under test. The plays address `hosts: all` or the group.
+    loading of the collection cost more than the preflight under test. The hosts' facts are this machine's, from
+    the session's one real gathering (seed_fact_cache), so that no case gathers them again. The plays address `hosts: all` or the group.
     A case stays independent of the others only as far as the role keeps hosts apart (no `run_once` on the path
     under test, no check over a group's size); those cases run on their own with `run_playbook`.
     """
@@ -272,7 +314,7 @@ def run_cases(
         }
     inventory = {"all": {"children": {group: {"hosts": hosts}}}}
     result = run_playbook(tmp_path, [TAKE_CASE_VARS, *plays], inventory=inventory, extra_vars=extra_vars,
-                          check=check, timeout=timeout)
+                          check=check, timeout=timeout, fact_cache=seed_fact_cache(tmp_path, list(cases)))
     runs = {name: CaseRun(name, result) for name in cases}
     if not any(run.events for run in runs.values()):
         # The playbook did not start (a syntax error, a bad inventory): say so once, with its output.

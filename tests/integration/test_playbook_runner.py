@@ -107,3 +107,16 @@ def test_a_case_that_changes_something_before_it_fails(tmp_path):
 def test_case_names_are_host_names(tmp_path):
     with pytest.raises(ValueError, match="not a host name"):
         run_cases(tmp_path, [], {"Bad_Name": {}})
+
+
+def test_cases_have_the_machines_facts_without_gathering_them(tmp_path):
+    plays = [{"name": "Cases", "hosts": "cases", "gather_facts": True, "tasks": [
+        {"name": "Show a fact", "ansible.builtin.debug": {"msg": "{{ ansible_facts['distribution'] }}"}},
+    ]}]
+    runs = run_cases(tmp_path, plays, {"one": {}, "two": {}})
+    for run in runs.values():
+        assert not run.failed, run.stdout
+        # The play asks for facts, and the cache already holds them: no gathering task ran for any case.
+        assert not run.task_results("Gathering Facts"), run.stdout
+        assert [r["res"]["msg"] for r in run.task_results("Show a fact")] != [""]
+        assert len(run.task_results("Show a fact")) == 1
