@@ -9,10 +9,17 @@ RELEASES="${LLM_INFRA_RELEASES:-bookworm:12 trixie:13}"
 # Packages every test host needs before Ansible can manage it (SSH for the sandbox, Python for modules; python3-apt
 # because Mitogen runs the apt module in process, where it cannot install its own library and respawn).
 INCLUDE="systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,ca-certificates,dbus,gnupg,curl,openssh-server"
+# The base role's baseline packages (base_packages in its defaults) come preinstalled, as on a host the base role
+# has already run on: every scenario and the sandbox then skip that install, and the role's apt task only checks
+# them. They are installed with apt inside the new root (debootstrap's --include resolves too few dependencies for
+# some of them). A changed list changes the label below and so rebuilds the images.
+BASE_PACKAGES=$(sed -n '/^base_packages:/,/^[^ ]/{s/^  - \([a-z0-9.+-]*\)$/\1/p}' \
+  "$(dirname "$0")/../roles/base/defaults/main.yml" | paste -sd' ' -)
+[ -n "$BASE_PACKAGES" ] || { echo "[prepare-engine] ERROR: no base_packages found in roles/base/defaults/main.yml" >&2; exit 1; }
 # An image built from another package list or recipe is rebuilt: both are recorded as a label (bump RECIPE when
 # build_image changes what goes into the image).
-RECIPE=2
-INCLUDE_LABEL="llm_infra.image.include=$(printf '%s %s' "$RECIPE" "$INCLUDE" | sha256sum | cut -c1-16)"
+RECIPE=3
+INCLUDE_LABEL="llm_infra.image.include=$(printf '%s %s %s' "$RECIPE" "$INCLUDE" "$BASE_PACKAGES" | sha256sum | cut -c1-16)"
 
 log() { printf '[prepare-engine] %s\n' "$*" >&2; }
 die() { printf '[prepare-engine] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -66,6 +73,19 @@ build_image() {
   log "debootstrap ${suite} -> ${IMAGE_REPO}:${tag}"
   debootstrap --variant=minbase --include="${INCLUDE}" "${suite}" "${dir}" >"${dir}.log" 2>&1 \
     || { tail -20 "${dir}.log" >&2; rm -rf "${dir}"; die "debootstrap ${suite} failed"; }
+  # No service starts inside the new root while the packages install (policy-rc.d answers 101: not allowed).
+  printf '#!/bin/sh\nexit 101\n' >"${dir}/usr/sbin/policy-rc.d"
+  chmod 0755 "${dir}/usr/sbin/policy-rc.d"
+  mount -t proc proc "${dir}/proc"
+  # shellcheck disable=SC2086  # the package names are words
+  if ! chroot "${dir}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+       ${BASE_PACKAGES} >>"${dir}.log" 2>&1; then
+    tail -20 "${dir}.log" >&2
+    umount "${dir}/proc" && rm -rf "${dir}"
+    die "installing the base packages (${BASE_PACKAGES}) into ${IMAGE_REPO}:${tag} failed"
+  fi
+  umount "${dir}/proc"
+  rm -f "${dir}/usr/sbin/policy-rc.d"
   # Host keys are generated per container at first boot, never baked into the image.
   rm -f "${dir}"/etc/ssh/ssh_host_*
   cat >"${dir}/etc/systemd/system/ssh-hostkeys.service" <<'UNIT'
