@@ -52,7 +52,7 @@ to_log() {
 if [ -n "${TEST_REPORT_AFTER_S:-}" ]; then
   (
     # The sleep holds none of the run's outputs: killed with its shell at the end, it must not keep a pipe open.
-    sleep "$TEST_REPORT_AFTER_S" </dev/null >/dev/null 2>&1
+    sleep "$TEST_REPORT_AFTER_S" >/dev/null 2>&1
     echo
     echo "=== still running after ${TEST_REPORT_AFTER_S} s; stages done:"
     cat "$out/stages.txt"
