@@ -294,9 +294,10 @@ def run_cases(
 
     One ansible-playbook start for a whole module of bad-input cases instead of one per case: the start and the
     loading of the collection cost more than the preflight under test. The hosts' facts are this machine's, from
-    the session's one real gathering (seed_fact_cache), so that no case gathers them again. The plays address `hosts: all` or the group.
-    A case stays independent of the others only as far as the role keeps hosts apart (no `run_once` on the path
-    under test, no check over a group's size); those cases run on their own with `run_playbook`.
+    the session's one real gathering (seed_fact_cache), so that no case gathers them again. The plays address
+    `hosts: all` or the group. A case stays independent of the others only as far as the role keeps hosts apart
+    (no `run_once` on the path under test, no check over a group's size); those cases run on their own with
+    `run_playbook`.
     """
     for name in cases:
         if not CASE_NAME.match(name):
