@@ -18,30 +18,15 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._facts import FACT_PREFIX, local_facts
 from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_port
 
-FACT_PREFIX = "llm_infra_service_"
 # Job names become file names on the Prometheus host (<job>.secret) and label values.
 JOB_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # A path, optionally with a query of plain name=value pairs (OpenBao serves /v1/sys/metrics?format=prometheus).
 PATH_RE = re.compile(r"/[A-Za-z0-9._/~-]{0,200}(\?[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*(&[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*)*)?")
 AUTH_FIELDS = ("auth", "credential", "username", "token")
 AUTH_KINDS = ("none", "basic", "bearer")
-
-
-def _local_facts(host_vars):
-    """The host's local facts: `ansible_local`, else the same facts inside `ansible_facts`."""
-    try:
-        value = host_vars["ansible_local"]
-    except (KeyError, TypeError):
-        value = None
-    if value:
-        return value
-    try:
-        facts = host_vars["ansible_facts"]
-    except (KeyError, TypeError):
-        return {}
-    return (facts or {}).get("local") or (facts or {}).get("ansible_local") or {}
 
 
 def scrape_auth_problems(scrape_auth):
@@ -177,7 +162,7 @@ def prometheus_targets_from_facts(hosts, hostvars, scrape_auth=None, groups=None
         except (KeyError, TypeError):
             address = None
         host_groups = [name for name, members in groups.items() if host in (members or [])]
-        local = _local_facts(host_vars)
+        local = local_facts(host_vars)
         for key in sorted(local):
             if not key.startswith(FACT_PREFIX):
                 continue

@@ -1,18 +1,19 @@
 # Copyright: llm-infra contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Filter: the connection probes of verify.yml, one per declared TCP listener of a host (contracts.md §2)."""
+"""Filters on the service declarations of the managed hosts (contracts.md §2): verify.yml's connection probes, and
+the endpoints playbooks wire one layer to another with instead of repeating the roles' default ports."""
 
 from __future__ import annotations
 
-# Documented in service_listener_probes.yml next to this file.
+# Documented next to this file in one file per filter: service_listener_probes.yml, service_endpoints.yml.
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._facts import FACT_PREFIX, local_facts as host_local_facts
 from ansible_collections.llm_infra.cluster.plugins.plugin_utils._jinja import to_int, unique
-
-FACT_PREFIX = "llm_infra_service_"
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_ip, valid_port
 
 
 def _allowed_hosts(listener, groups, host):
@@ -49,6 +50,62 @@ def service_listener_probes(local_facts, groups, host):
     return probes
 
 
+def _declared_port(declaration):
+    """The port a client uses: the health check's, else the first TCP listener's."""
+    health = declaration.get("health") if isinstance(declaration.get("health"), Mapping) else {}
+    if health.get("port") not in (None, ""):
+        return health.get("port")
+    for listener in declaration.get("listeners") or []:
+        if isinstance(listener, Mapping) and listener.get("proto", "tcp") == "tcp":
+            return listener.get("port")
+    return None
+
+
+def service_endpoints(hosts, hostvars, service, path=""):
+    """Where `service` listens on each of `hosts`, from the host's declaration and its llm_infra_private_address.
+
+    Returns [{host, address, port, scheme, hostport, url}] in the order of `hosts`; `url` ends with `path`. Raises,
+    naming host and fact, when a host has no declaration of the service or its address or port is malformed.
+    """
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("service_endpoints: expected a list of inventory hosts, got %r" % (hosts,))
+    key = FACT_PREFIX + str(service)
+    endpoints, problems = [], []
+    for host in hosts:
+        try:
+            host_vars = hostvars[host]
+        except (KeyError, TypeError):
+            problems.append("%s is not in the inventory" % host)
+            continue
+        declaration = host_local_facts(host_vars).get(key)
+        if not isinstance(declaration, Mapping):
+            problems.append("%s has no declaration %s (its role has not run there yet, or its local facts were not "
+                            "read: setup with gather_subset local)" % (host, key))
+            continue
+        try:
+            address = host_vars["llm_infra_private_address"]
+        except (KeyError, TypeError):
+            address = None
+        port = _declared_port(declaration)
+        if not valid_address(address):
+            problems.append("%s: llm_infra_private_address %r is not an IP address or host name" % (host, address))
+            continue
+        if not valid_port(port):
+            problems.append("%s: %s declares no port 1-65535 (got %r)" % (host, key, port))
+            continue
+        health = declaration.get("health") if isinstance(declaration.get("health"), Mapping) else {}
+        scheme = str(health.get("scheme") or "https")
+        if scheme not in ("http", "https"):
+            scheme = "https"
+        wrapped = "[%s]" % address if valid_ip(address) and ":" in str(address) else str(address)
+        hostport = "%s:%d" % (wrapped, int(str(port)))
+        endpoints.append({"host": str(host), "address": str(address), "port": int(str(port)), "scheme": scheme,
+                          "hostport": hostport, "url": "%s://%s%s" % (scheme, hostport, path)})
+    if problems:
+        raise AnsibleFilterError("service_endpoints(%s): %s" % (service, "; ".join(problems)))
+    return endpoints
+
+
 class FilterModule:
     def filters(self):
-        return {"service_listener_probes": service_listener_probes}
+        return {"service_listener_probes": service_listener_probes, "service_endpoints": service_endpoints}

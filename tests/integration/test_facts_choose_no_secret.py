@@ -45,16 +45,19 @@ def _credentials(tmp_path: Path) -> Path:
     return store
 
 
-def _run(tmp_path: Path, inventory: dict, fact_host: str, fact: dict, role: str, role_vars: dict):
+def _run(tmp_path: Path, inventory: dict, fact_host: str, fact: dict, role: str, role_vars: dict, honest=None):
+    """`fact` is what `fact_host` reports; `honest` maps other hosts to the declarations they really have."""
     store = _credentials(tmp_path)
     before = sorted(p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file())
+    reported = dict(honest or {}, **{fact_host: fact})
     plays = [
         {
-            "name": "The managed host reports its facts",
-            "hosts": fact_host,
+            "name": "The managed hosts report their facts",
+            "hosts": ",".join(sorted(reported)),
             "connection": "local",
             "gather_facts": False,
-            "tasks": [{"name": "Report the local fact", "ansible.builtin.set_fact": {"ansible_local": fact}}],
+            "vars": {"__reported": reported},
+            "tasks": [{"name": "Report the local fact", "ansible.builtin.set_fact": {"ansible_local": "{{ __reported[inventory_hostname] }}"}}],
         },
         {
             "name": "Apply the role as the layer playbook does",
@@ -134,6 +137,10 @@ MONITORING_INVENTORY = {
     "monitoring": {"hosts": {"ctl": {"llm_infra_private_address": "127.0.0.1"}}},
 }
 
+# The monitoring host's own declarations, which monitoring.yml reads for the Alertmanager addresses.
+MONITORING_HOST_DECLARATIONS = {"ctl": {"llm_infra_service_alertmanager": {
+    "name": "alertmanager", "listeners": [{"proto": "tcp", "port": 9093}], "health": {"scheme": "https", "port": 9093}}}}
+
 MONITORING_CASES = {
     "minio_root_for_a_serving_host": (
         "srv1",
@@ -164,7 +171,8 @@ MONITORING_CASES = {
 @pytest.mark.parametrize("case", sorted(MONITORING_CASES))
 def test_prometheus_refuses_a_declaration_that_asks_for_a_secret(tmp_path: Path, case: str) -> None:
     host, fact, expected = MONITORING_CASES[case]
-    result, output, before, after = _run(tmp_path, MONITORING_INVENTORY, host, fact, "prometheus", _task_vars("monitoring.yml", "prometheus"))
+    result, output, before, after = _run(tmp_path, MONITORING_INVENTORY, host, fact, "prometheus", _task_vars("monitoring.yml", "prometheus"),
+                                         honest=MONITORING_HOST_DECLARATIONS)
     assert result.returncode != 0, output
     assert "prometheus_targets_from_facts refused the service declarations of the managed hosts" in output, output
     assert expected in output, output

@@ -1,7 +1,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llm_infra.cluster.plugins.filter.pki import pki_sans_denied
+from ansible_collections.llm_infra.cluster.plugins.filter.pki import pki_sans_denied, pki_server_role
 
 SERVER = {
     "name": "server",
@@ -58,3 +58,50 @@ def test_case_and_trailing_dot_do_not_matter():
 def test_role_must_be_a_dict():
     with pytest.raises(AnsibleFilterError):
         pki_sans_denied(["db-1"], None)
+
+
+GROUPS = {"all": ["gw-1", "db-1", "vault-1"], "ungrouped": []}
+HOSTVARS = {
+    "gw-1": {"llm_infra_private_address": "10.0.0.2"},
+    "db-1": {"llm_infra_private_address": "fd00::3"},
+    "vault-1": {"llm_infra_private_address": "10.0.0.4", "vault_listen_address": "10.0.1.4"},
+}
+
+
+def test_the_server_role_names_exactly_the_inventory_and_its_addresses():
+    role = pki_server_role(GROUPS, HOSTVARS, ["llm.example.net", "gw-1"], ["192.0.2.0/28"])
+    assert role["allowed_domains"] == ["localhost", "gw-1", "db-1", "vault-1", "llm.example.net"]
+    assert role["allowed_ip_sans_cidr"] == ["10.0.0.2/32", "10.0.0.4/32", "10.0.1.4/32", "127.0.0.1/32", "192.0.2.0/28",
+                                            "::1/128", "fd00::3/128"]
+    assert (role["allow_subdomains"], role["allow_glob_domains"], role["allow_bare_domains"]) == (False, False, True)
+    assert (role["key_type"], role["key_bits"]) == ("ec", 256)
+
+
+def test_requests_are_checked_against_the_server_role_as_vault_checks_them():
+    role = pki_server_role(GROUPS, HOSTVARS)
+    assert pki_sans_denied(["gw-1", "10.0.0.2", "localhost", "127.0.0.1", "fd00::3"], role) == []
+    # A subdomain of a host, a foreign name and an address of no host are refused, as Vault would.
+    assert pki_sans_denied(["api.gw-1", "evil.example.org", "10.0.0.99", "fd00::99"], role) == [
+        "api.gw-1", "evil.example.org", "10.0.0.99", "fd00::99"]
+
+
+def test_the_filter_gives_what_the_roles_expressions_gave(render_in_play):
+    """The vault role's former default, rendered in a real play (with the inventory as plain variables), and the
+    filter agree."""
+    old_names = "{{ (['localhost'] + t_groups['all'] | reject('eq', 'localhost') | list + extra_names) | unique }}"
+    old_cidrs = ("{{ (t_groups['all'] | map('extract', t_hostvars) | selectattr('llm_infra_private_address', 'defined')"
+                 " | map(attribute='llm_infra_private_address') | list"
+                 " + t_groups['all'] | map('extract', t_hostvars) | selectattr('vault_listen_address', 'defined')"
+                 " | map(attribute='vault_listen_address') | list + ['127.0.0.1', '::1'] + extra_addresses)"
+                 " | map('regex_replace', '^([^/:]+)$', '\\1/32') | map('regex_replace', '^([^/]*:[^/]*)$', '\\1/128')"
+                 " | unique | sort }}")
+    variables = {"t_groups": GROUPS, "t_hostvars": HOSTVARS, "extra_names": ["llm.example.net"], "extra_addresses": ["192.0.2.10"]}
+    names, cidrs = render_in_play([(old_names, variables), (old_cidrs, variables)])
+    role = pki_server_role(GROUPS, HOSTVARS, ["llm.example.net"], ["192.0.2.10"])
+    assert role["allowed_domains"] == names
+    assert role["allowed_ip_sans_cidr"] == cidrs
+
+
+def test_groups_are_required():
+    with pytest.raises(AnsibleFilterError, match="expected the inventory's groups"):
+        pki_server_role(["gw-1"], {})

@@ -1,7 +1,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llm_infra.cluster.plugins.filter.service_probes import service_listener_probes
+from ansible_collections.llm_infra.cluster.plugins.filter.service_probes import service_endpoints, service_listener_probes
 
 GROUPS = {
     "all": ["gw-1", "db-1", "srv-1", "srv-2", "mon-1"],
@@ -82,3 +82,51 @@ def test_same_probes_as_the_jinja_verify_used(render_in_play):
             outside = _outside(listener.get("allow_groups", []), host)
             assert set(probe["refused"]) <= outside and set(old_probe["refused"]) <= outside
             assert probe["refused"] == ([member for member in GROUPS["all"] if member in outside][:1] if not listener.get("allow_cidrs") else [])
+
+
+def declared(service, port=None, scheme="https", listeners=None, address="10.0.0.5"):
+    declaration = {"name": service, "listeners": listeners if listeners is not None else [{"proto": "tcp", "port": port}]}
+    if port is not None:
+        declaration["health"] = {"scheme": scheme, "port": port, "path": "/ready"}
+    return {"llm_infra_private_address": address, "ansible_local": {"llm_infra_service_" + service: declaration}}
+
+
+def test_endpoints_come_from_each_hosts_declaration_and_address():
+    hostvars = {"mon-1": declared("loki", 3101), "mon-2": declared("loki", "3102", address="mon-2.example.net")}
+    assert service_endpoints(["mon-1", "mon-2"], hostvars, "loki", "/loki/api/v1/push") == [
+        {"host": "mon-1", "address": "10.0.0.5", "port": 3101, "scheme": "https", "hostport": "10.0.0.5:3101",
+         "url": "https://10.0.0.5:3101/loki/api/v1/push"},
+        {"host": "mon-2", "address": "mon-2.example.net", "port": 3102, "scheme": "https",
+         "hostport": "mon-2.example.net:3102", "url": "https://mon-2.example.net:3102/loki/api/v1/push"},
+    ]
+
+
+def test_an_ipv6_address_is_bracketed_and_a_tcp_health_check_means_https():
+    hostvars = {"db": declared("postgresql", 5433, scheme="tcp", address="fd00::7")}
+    [endpoint] = service_endpoints(["db"], hostvars, "postgresql")
+    assert endpoint["hostport"] == "[fd00::7]:5433"
+    assert endpoint["url"] == "https://[fd00::7]:5433"
+
+
+def test_without_a_health_port_the_first_tcp_listener_counts():
+    hostvars = {"gw": declared("haproxy", listeners=[{"proto": "vrrp"}, {"proto": "tcp", "port": 8443}])}
+    assert service_endpoints(["gw"], hostvars, "haproxy")[0]["port"] == 8443
+
+
+def test_facts_inside_ansible_facts_are_found():
+    vars_ = declared("minio", 9000)
+    hostvars = {"s3": {"llm_infra_private_address": "10.0.0.9", "ansible_facts": {"ansible_local": vars_["ansible_local"]}}}
+    assert service_endpoints(["s3"], hostvars, "minio")[0]["url"] == "https://10.0.0.9:9000"
+
+
+@pytest.mark.parametrize("hostvars, needle", [
+    ({"mon": {"llm_infra_private_address": "10.0.0.5", "ansible_local": {}}}, "mon has no declaration llm_infra_service_loki"),
+    ({"mon": declared("loki", 3100, address="10.0.0.5\n  server evil 1.2.3.4")}, "llm_infra_private_address"),
+    ({"mon": declared("loki", "31oo")}, "declares no port 1-65535"),
+    ({"mon": declared("loki", listeners=[])}, "declares no port 1-65535"),
+    ({}, "mon is not in the inventory"),
+])
+def test_a_missing_or_malformed_declaration_is_refused_naming_host_and_fact(hostvars, needle):
+    with pytest.raises(AnsibleFilterError, match="service_endpoints\\(loki\\)") as refused:
+        service_endpoints(["mon"], hostvars, "loki")
+    assert needle in str(refused.value)
