@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from jinja2 import Undefined
+
 from ansible.errors import AnsibleError, AnsibleFilterError
 
 
@@ -87,9 +89,11 @@ def _host_var(hostvars, host, name):
     """A host's variable, or None when it is unset or cannot be resolved here (say, from facts not gathered)."""
     try:
         host_vars = hostvars[host]
-        return host_vars[name] if name in host_vars else None
+        value = host_vars[name] if name in host_vars else None
     except (KeyError, TypeError, AnsibleError):
         return None
+    # An unresolvable value comes back as an undefined marker that would fail the task later.
+    return None if isinstance(value, Undefined) else value
 
 
 def _as_network(address):
