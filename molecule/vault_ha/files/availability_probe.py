@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Watch a raft cluster's members while the vault role restarts them: who is unsealed, and whether a secret reads.
 
 Every --interval seconds (until --stop-file exists, or after --seconds) asks each member's sys/seal-status and

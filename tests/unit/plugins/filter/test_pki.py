@@ -110,7 +110,7 @@ def test_groups_are_required():
 def test_an_address_that_cannot_be_resolved_here_is_left_out():
     """A host whose address comes from facts this play has not gathered yields an undefined value, not an error."""
     from jinja2 import Undefined
-    role = pki_server_role({"all": ["a", "b"]}, {"a": {"llm_infra_private_address": Undefined(name="x")},
-                                                  "b": {"llm_infra_private_address": "10.0.0.2"}})
+    hostvars = {"a": {"llm_infra_private_address": Undefined(name="x")}, "b": {"llm_infra_private_address": "10.0.0.2"}}
+    role = pki_server_role({"all": ["a", "b"]}, hostvars)
     assert role["allowed_ip_sans_cidr"] == ["10.0.0.2/32", "127.0.0.1/32", "::1/128"]
     assert role["allowed_domains"] == ["localhost", "a", "b"]
