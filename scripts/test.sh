@@ -87,6 +87,11 @@ stage venv "${make_cmd[@]}" venv || report
 # waiting for it.
 bg_t0=$(date +%s)
 rm -f "$out/background.failed" "$out/prepare.time" "$out/molecule.log" "$out/molecule-exclusive.log"
+# Once the foreground stages are done, the lanes get one more (scripts/run-scenarios.sh reads this file): the
+# processor time lint, pytest and the sandbox held goes to the scenarios still queued. TEST_EXTRA_LANE=0 keeps two.
+lanes_file="$PWD/$out/molecule-lanes"
+rm -f "$lanes_file"
+export MOLECULE_LANES_FILE="$lanes_file"
 (
   "${make_cmd[@]}" engine test-artifacts >"$out/prepare.log" 2>&1 || { echo prepare >"$out/background.failed"; exit 1; }
   echo "$(( $(date +%s) - bg_t0 ))" >"$out/prepare.time"
@@ -107,6 +112,10 @@ stage lint "${make_cmd[@]}" lint
 stage argspecs "${make_cmd[@]}" argspecs
 if wait_for_prepare; then
   stage unit "${make_cmd[@]}" unit && stage sandbox to_log sandbox "${make_cmd[@]}" sandbox-test
+fi
+if [ "${TEST_EXTRA_LANE:-1}" != 0 ]; then
+  echo "$(( ${MOLECULE_LANES:-2} + 1 ))" >"$lanes_file"
+  echo "=== [$(( $(date +%s) - start ))s] foreground done: $(cat "$lanes_file") lanes from now on"
 fi
 echo "=== [$(( $(date +%s) - start ))s] waiting for the molecule lanes (tail -f $out/molecule.log)"
 wait "$bg_pid"
