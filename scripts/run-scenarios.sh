@@ -111,8 +111,7 @@ run_chain() {
     t0=$(date +%s)
     pre=""
     [ "$s" != "$name" ] && pre=.pre
-    # A fresh log, except for the exclusive part of a scenario whose @pre step wrote the start of it.
-    [ -n "$pre" ] || [ -f "$logs/$name.pre.rc" ] || : >"$logs/$name.log"
+    # The @pre step starts the scenario's log; its exclusive part appends, and a whole `molecule test` rewrites it.
     [ -z "$pre" ] || : >"$logs/$name.log"
     stamp "start $s (log: $logs/$name.log)"
     run_one "$s"
@@ -144,15 +143,17 @@ lanes_now() {
 
 # A simple lane pool: start chains while fewer lanes than lanes_now run; every 5 s, see which have ended.
 running=()
+lanes_seen=$lanes
 for chain in "${queue[@]}"; do
   while :; do
     still=()
     for pid in "${running[@]}"; do kill -0 "$pid" 2>/dev/null && still+=("$pid"); done
     running=("${still[@]}")
-    [ "${#running[@]}" -lt "$(lanes_now)" ] && break
+    now=$(lanes_now)
+    [ "$now" = "$lanes_seen" ] || { stamp "lanes: $now"; lanes_seen=$now; }
+    [ "${#running[@]}" -lt "$now" ] && break
     sleep 5
   done
-  [ "$(lanes_now)" = "$lanes" ] || stamp "lanes: $(lanes_now)"
   run_chain "$chain" &
   running+=($!)
 done
