@@ -236,13 +236,19 @@ def _instance_problems(instances):
 
 
 def haproxy_gateway_problems(api_keys, instances, aliases=None, requests_per_minute=1, max_concurrent=1):
-    """Every problem of the gateway's input, each message naming the variable; empty when all is well."""
+    """Every problem of the gateway's input, each message naming the variable; empty when all is well.
+
+    `instances` None means the serving layer's results are not known yet (a run of the checks alone): the keys,
+    the limits and the aliases' names are checked, not the instances nor what the aliases route to.
+    """
     problems = []
     for name, value in (("haproxy_api_key_requests_per_minute", requests_per_minute), ("haproxy_api_key_max_concurrent", max_concurrent)):
         if not _positive_int(value):
             problems.append("%s must be a positive integer, got %r" % (name, value))
     problems += _key_problems(api_keys)
-    problems += _instance_problems(instances)
+    known = instances is not None
+    if known:
+        problems += _instance_problems(instances)
     served = {str(i.get("model")) for i in instances if isinstance(i, dict)} if isinstance(instances, list) else set()
     if not isinstance(aliases, dict):
         problems.append("haproxy_model_aliases must be a dict {alias: served model}")
@@ -252,7 +258,7 @@ def haproxy_gateway_problems(api_keys, instances, aliases=None, requests_per_min
                 problems.append("haproxy_model_aliases: alias %r may only hold letters, digits and . _ : / @ + -" % alias)
             elif str(alias) in served:
                 problems.append("haproxy_model_aliases: alias %r is already a served model" % alias)
-            if str(target) not in served:
+            if known and str(target) not in served:
                 problems.append(
                     "haproxy_model_aliases: %r is routed to model %r, which no backend serves (served: %s)"
                     % (alias, target, ", ".join(sorted(served)) or "none")

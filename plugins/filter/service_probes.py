@@ -5,7 +5,8 @@ the endpoints playbooks wire one layer to another with instead of repeating the 
 
 from __future__ import annotations
 
-# Documented next to this file in one file per filter: service_listener_probes.yml, service_endpoints.yml.
+# Documented next to this file in one file per filter: service_listener_probes.yml, service_endpoints.yml,
+# object_store_endpoint.yml.
 
 from collections.abc import Mapping
 
@@ -13,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llm_infra.cluster.plugins.plugin_utils._facts import FACT_PREFIX, local_facts as host_local_facts
 from ansible_collections.llm_infra.cluster.plugins.plugin_utils._jinja import to_int, unique
-from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_ip, valid_port
+from ansible_collections.llm_infra.cluster.plugins.plugin_utils._validate import valid_address, valid_hostname, valid_ip, valid_port
 
 
 def _allowed_hosts(listener, groups, host):
@@ -106,6 +107,40 @@ def service_endpoints(hosts, hostvars, service, path=""):
     return endpoints
 
 
+def object_store_endpoint(storage_hosts, hostvars, required=True):
+    """The cluster's S3 endpoint as its clients reach it: the first storage host's MinIO declaration.
+
+    Returns {} without storage hosts; else {host, address, port, hostport, url, name_url}: `url` by the private
+    address (the controller's bucket and presign calls), `name_url` by the inventory name that MinIO's certificate
+    carries (the hosts' backup agents verify it). Raises, naming host and fact, where service_endpoints does, and for
+    an inventory name that is no DNS name; with required=False a host without the declaration gives {} (role
+    defaults, which Ansible templates while validating arguments the run may not use).
+    """
+    if storage_hosts in (None, ""):
+        return {}
+    if not isinstance(storage_hosts, (list, tuple)):
+        raise AnsibleFilterError("object_store_endpoint: expected the storage group's hosts as a list, got %r" % (storage_hosts,))
+    if not storage_hosts:
+        return {}
+    host = storage_hosts[0]
+    if not valid_hostname(host):
+        raise AnsibleFilterError("object_store_endpoint: the storage host %r is no DNS name; MinIO's certificate is "
+                                 "issued for the inventory name, so clients cannot verify it" % (host,))
+    if not required:
+        try:
+            declared = isinstance(host_local_facts(hostvars[host]).get(FACT_PREFIX + "minio"), Mapping)
+        except (KeyError, TypeError):
+            declared = False
+        if not declared:
+            return {}
+    [endpoint] = service_endpoints([host], hostvars, "minio")
+    if endpoint["scheme"] != "https":
+        raise AnsibleFilterError("object_store_endpoint: %s declares MinIO over %s; its clients send credentials and "
+                                 "need https" % (host, endpoint["scheme"]))
+    return dict(endpoint, name_url="https://%s:%d" % (host, endpoint["port"]))
+
+
 class FilterModule:
     def filters(self):
-        return {"service_listener_probes": service_listener_probes, "service_endpoints": service_endpoints}
+        return {"service_listener_probes": service_listener_probes, "service_endpoints": service_endpoints,
+                "object_store_endpoint": object_store_endpoint}

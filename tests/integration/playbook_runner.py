@@ -121,13 +121,17 @@ def run_playbook(
     check: bool = True,
     timeout: int = 300,
     fact_cache: Path | None = None,
+    tags: str | None = None,
+    limit: str | None = None,
+    python_interpreter: str | None = sys.executable,
 ) -> PlaybookResult:
     """Run `plays` and return the finished run (never raises on a failed run; raises TimeoutExpired past `timeout`).
 
     `check` defaults to True: the bad-input tests run on the CI machine itself, and check mode is a second
     safety net behind the preflight asserts. `inventory` is a host list string or an inventory dict. `fact_cache`,
     a folder of the test's own, is the run's jsonfile fact cache (gathering smart: a host whose facts it holds is
-    not gathered again); without it the cache is in memory.
+    not gathered again); without it the cache is in memory. `tags` and `limit` are passed as --tags and --limit. `python_interpreter` is
+    every host's (the controller's own Python by default); None leaves it to interpreter discovery, for real hosts.
     """
     playbook = tmp_path / "playbook.json"
     playbook.write_text(json.dumps(plays, indent=2))
@@ -141,6 +145,10 @@ def run_playbook(
     args = ["-i", inventory]
     if check:
         args.append("--check")
+    if tags:
+        args += ["--tags", tags]
+    if limit:
+        args += ["--limit", limit]
     args.append(str(playbook))
     envvars = {
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -151,7 +159,7 @@ def run_playbook(
                                           "ANSIBLE_GATHERING": "smart"}),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        **({} if python_interpreter is None else {"ANSIBLE_PYTHON_INTERPRETER": python_interpreter}),
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
         # Keep messages whole: assertions look for them on one line.

@@ -184,3 +184,14 @@ def test_two_instances_of_one_name_on_one_host_are_refused():
     one = {"model": "qwen", "address": "10.0.0.11", "port": 8081, "host": "a", "instance": "q"}
     with pytest.raises(AnsibleFilterError, match="two instances named 'q' on a"):
         backends_of([one, dict(one, port=8201)])
+
+
+def test_without_known_instances_only_the_inputs_are_checked():
+    # A run of the checks alone on a new site: no instance published yet, aliases route to models to come.
+    assert haproxy_gateway_problems(GOOD_KEYS, None, {"alias": "gemma"}, 600, 16) == []
+    problems = haproxy_gateway_problems([], None, {"bad alias": "gemma"}, 0, 16)
+    assert any("haproxy_api_key_requests_per_minute" in p for p in problems)
+    assert any("may only hold letters" in p for p in problems)
+    assert not any("no backend serves" in p or "haproxy_llm_backends" in p for p in problems)
+    # Once the serving layer has run, the same aliases are checked against what is served.
+    assert any("no backend serves" in p for p in haproxy_gateway_problems(GOOD_KEYS, [], {"alias": "gemma"}, 600, 16))

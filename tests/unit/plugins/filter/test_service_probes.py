@@ -1,7 +1,8 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llm_infra.cluster.plugins.filter.service_probes import service_endpoints, service_listener_probes
+from ansible_collections.llm_infra.cluster.plugins.filter.service_probes import (
+    object_store_endpoint, service_endpoints, service_listener_probes)
 
 GROUPS = {
     "all": ["gw-1", "db-1", "srv-1", "srv-2", "mon-1"],
@@ -130,3 +131,44 @@ def test_a_missing_or_malformed_declaration_is_refused_naming_host_and_fact(host
     with pytest.raises(AnsibleFilterError, match="service_endpoints\\(loki\\)") as refused:
         service_endpoints(["mon"], hostvars, "loki")
     assert needle in str(refused.value)
+
+
+def test_the_object_store_is_the_first_storage_hosts_minio_declaration():
+    hostvars = {"storage-1": declared("minio", 9100, address="10.0.0.9"), "storage-2": declared("minio", 9000, address="10.0.0.10")}
+    assert object_store_endpoint(["storage-1", "storage-2"], hostvars) == {
+        "host": "storage-1", "address": "10.0.0.9", "port": 9100, "scheme": "https", "hostport": "10.0.0.9:9100",
+        "url": "https://10.0.0.9:9100", "name_url": "https://storage-1:9100"}
+
+
+def test_an_ipv6_object_store_is_bracketed_by_address_and_named_by_inventory_name():
+    endpoint = object_store_endpoint(["s3.example.net"], {"s3.example.net": declared("minio", 9000, address="fd00::9")})
+    assert endpoint["url"] == "https://[fd00::9]:9000"
+    assert endpoint["name_url"] == "https://s3.example.net:9000"
+
+
+@pytest.mark.parametrize("hosts", [[], None, ""])
+def test_without_storage_hosts_there_is_no_object_store(hosts):
+    assert object_store_endpoint(hosts, {}) == {}
+
+
+@pytest.mark.parametrize("hosts, hostvars, needle", [
+    (["storage-1"], {"storage-1": {"llm_infra_private_address": "10.0.0.9", "ansible_local": {}}},
+     "storage-1 has no declaration llm_infra_service_minio"),
+    (["storage-1"], {"storage-1": declared("minio", 9000, scheme="http")}, "need https"),
+    (["storage_1"], {"storage_1": declared("minio", 9000)}, "no DNS name"),
+    (["storage-1"], {"storage-1": declared("minio", "9000\n")}, "declares no port"),
+    ("storage-1", {}, "as a list"),
+])
+def test_an_object_store_that_clients_cannot_verify_is_refused_naming_the_host(hosts, hostvars, needle):
+    with pytest.raises(AnsibleFilterError) as refused:
+        object_store_endpoint(hosts, hostvars)
+    assert needle in str(refused.value)
+
+
+def test_an_undeclared_object_store_is_empty_only_when_not_required():
+    hostvars = {"storage-1": {"llm_infra_private_address": "10.0.0.9", "ansible_local": {}}}
+    assert object_store_endpoint(["storage-1"], hostvars, required=False) == {}
+    assert object_store_endpoint(["storage-1"], {}, required=False) == {}
+    # A declaration that is there but wrong is refused either way.
+    with pytest.raises(AnsibleFilterError, match="need https"):
+        object_store_endpoint(["storage-1"], {"storage-1": declared("minio", 9000, scheme="http")}, required=False)
