@@ -125,8 +125,8 @@ def _by_host(result) -> tuple[dict, dict]:
             roles[host].add(data["role"].split(".")[-1])
         if event.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
             res = data.get("res") or {}
-            messages = [str(res.get("msg", ""))] + [str(item.get("msg", "")) for item in res.get("results") or []
-                                                     if isinstance(item, dict) and item.get("failed")]
+            items = [item for item in res.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+            messages = [str(res.get("msg", ""))] + [str(item.get("msg", "")) for item in items]
             failed[host].append((data.get("task"), " | ".join(messages)))
         if event.get("event") == "runner_on_unreachable":
             failed[host].append(("unreachable", str((data.get("res") or {}).get("msg", ""))))
@@ -165,10 +165,10 @@ def test_the_example_inventory_passes_every_preflight_on_stand_ins(tmp_path):
         # With the example's own expectation (one GPU per serving host), the GPU hosts are refused for the GPU they
         # do not have, and for nothing else.
         second = _preflight(tmp_path, inventory, limit="serving")
-        failed, _ = _by_host(second)
+        failed = _by_host(second)[0]
         assert second.returncode != 0, second.stdout[-3000:]
         for host in gpu_hosts:
-            assert [task for task, _ in failed.get(host, [])] == ["Refuse an expected GPU count the host does not have"], (
+            assert [task for task, _message in failed.get(host, [])] == ["Refuse an expected GPU count the host does not have"], (
                 host, failed.get(host), second.stdout[-3000:])
             assert "nvidia_driver_expected_gpus is 1" in failed[host][0][1], failed[host]
     finally:
