@@ -16,35 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
 
+from docker_engine import engine_missing
 from playbook_runner import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE = "llm-infra/debian:12"
 NETWORK = "llm-infra-example-preflight"
 # What the checks are told about hosts without a GPU: expect none, and let llama.cpp run the instances on the CPU.
 NO_GPU = {"nvidia_driver_expected_gpus": 0, "nvidia_driver_require_gpu": False, "llama_cpp_allow_cpu_fallback": True}
 SUBNET = "10.20.0.0/16"
-
-
-def _docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=120)
-
-
-def _engine_ready() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client: run scripts/prepare-engine.sh"
-    if _docker("info").returncode != 0:
-        return "the Docker engine does not answer: run scripts/prepare-engine.sh"
-    if _docker("image", "inspect", IMAGE).returncode != 0:
-        return f"the base image {IMAGE} is missing: run scripts/prepare-engine.sh"
-    return None
 
 
 def _hosts(inventory: Path) -> dict[str, str]:
@@ -134,7 +119,7 @@ def _by_host(result) -> tuple[dict, dict]:
 
 
 def test_the_example_inventory_passes_every_preflight_on_stand_ins(tmp_path):
-    reason = _engine_ready()
+    reason = engine_missing()
     if reason:
         pytest.skip(reason)
     inventory = tmp_path / "inventory"

@@ -5,28 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 
+from docker_engine import docker, engine_missing
 from playbook_runner import run_playbook
-
-IMAGE = "llm-infra/debian:12"
-
-
-def _docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=120)
-
-
-def _engine_ready() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client: run scripts/prepare-engine.sh"
-    if _docker("info").returncode != 0:
-        return "the Docker engine does not answer: run scripts/prepare-engine.sh"
-    if _docker("image", "inspect", IMAGE).returncode != 0:
-        return f"the base image {IMAGE} is missing: run scripts/prepare-engine.sh"
-    return None
 
 
 def _plays(name: str, owner: str, replace: bool = False, state: str = "present") -> list:
@@ -55,17 +38,17 @@ def _plays(name: str, owner: str, replace: bool = False, state: str = "present")
 
 
 def _owner(name: str) -> str | None:
-    result = _docker("inspect", "--format", "{{json .Config.Labels}}", name)
+    result = docker("inspect", "--format", "{{json .Config.Labels}}", name)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout).get("llm_infra.sandbox.owner")
 
 
 def _id(name: str) -> str:
-    return _docker("inspect", "--format", "{{.Id}}", name).stdout.strip()
+    return docker("inspect", "--format", "{{.Id}}", name).stdout.strip()
 
 
 def test_foreign_containers_are_refused_then_replaced_on_request(tmp_path):
-    reason = _engine_ready()
+    reason = engine_missing()
     if reason:
         pytest.skip(reason)
     name = f"llm-owner-test-{os.getpid()}"
@@ -92,5 +75,5 @@ def test_foreign_containers_are_refused_then_replaced_on_request(tmp_path):
         assert _id(name) != original
     finally:
         run_playbook(tmp_path, _plays(name, "", state="absent"), check=False)
-        _docker("rm", "-f", name)
-        _docker("network", "rm", name)
+        docker("rm", "-f", name)
+        docker("network", "rm", name)
