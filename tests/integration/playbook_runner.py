@@ -130,8 +130,9 @@ def run_playbook(
     `check` defaults to True: the bad-input tests run on the CI machine itself, and check mode is a second
     safety net behind the preflight asserts. `inventory` is a host list string or an inventory dict. `fact_cache`,
     a folder of the test's own, is the run's jsonfile fact cache (gathering smart: a host whose facts it holds is
-    not gathered again); without it the cache is in memory. `tags` and `limit` are passed as --tags and --limit. `python_interpreter` is
-    every host's (the controller's own Python by default); None leaves it to interpreter discovery, for real hosts.
+    not gathered again); without it the cache is in memory. `tags` and `limit` are passed as --tags and --limit.
+    `python_interpreter` is every host's (the controller's own Python by default); None leaves it to interpreter
+    discovery, for real hosts.
     """
     playbook = tmp_path / "playbook.json"
     playbook.write_text(json.dumps(plays, indent=2))

@@ -132,8 +132,7 @@ def test_the_example_inventory_passes_every_preflight_on_stand_ins(tmp_path):
         _stand_ins(tmp_path, hosts, drives, "present")
 
         # The stand-ins have no GPU: told to expect none, every layer's checks run on every host and pass.
-        first = _preflight(tmp_path, inventory,
-                           extra_vars=NO_GPU)
+        first = _preflight(tmp_path, inventory, extra_vars=NO_GPU)
         failed, roles = _by_host(first)
         assert first.returncode == 0 and not failed, (dict(failed), first.stdout[-6000:])
         expected = {
